@@ -198,6 +198,30 @@ uint64_t roost_hash_bytes(const void *p, size_t n);
 /* Fills `n` bytes from the OS CSPRNG. */
 int roost_random_bytes(void *p, size_t n);
 
+/* ==== String-keyed hash map ============================================ */
+
+/* Open-addressing map from byte-string keys to pointers. Keys are copied
+ * into the map; values are borrowed (the map never frees them). Not
+ * thread-safe: each map belongs to one thread. */
+struct roost_map_slot;
+struct roost_map {
+    struct roost_map_slot *slots;
+    size_t cap;   /* power of two, or 0 */
+    size_t count;
+    size_t tombs;
+};
+
+void roost_map_init(struct roost_map *m);
+void roost_map_cleanup(struct roost_map *m);           /* frees keys, not values */
+void *roost_map_get(const struct roost_map *m, const void *key, size_t klen);
+/* Inserts or replaces; returns the previous value or NULL. */
+void *roost_map_put(struct roost_map *m, const void *key, size_t klen, void *value);
+void *roost_map_del(struct roost_map *m, const void *key, size_t klen); /* returns value */
+/* Iteration: `*pos` starts at 0; returns false at the end. Deleting the
+ * current entry during iteration is allowed; inserting is not. */
+bool roost_map_next(const struct roost_map *m, size_t *pos, struct roost_str *out_key,
+                    void **out_value);
+
 /* ==== Configuration file ================================================= */
 
 /* `key = value` lines, `#` comments. The callback returns 0 or an error,

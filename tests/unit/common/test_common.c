@@ -88,3 +88,33 @@ ROOST_TEST(error_names)
     CHECK_STR(roost_errname(ROOST_EAGAIN), "EAGAIN");
     CHECK_STR(roost_strerror(0), "ok");
 }
+
+ROOST_TEST(map_put_get_delete_iterate)
+{
+    struct roost_map m;
+    roost_map_init(&m);
+    char key[32];
+    static int values[1000];
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(key, sizeof(key), "key-%d", i);
+        CHECK(roost_map_put(&m, key, (size_t)n, &values[i]) == NULL);
+    }
+    CHECK_EQ(m.count, 1000);
+    for (int i = 0; i < 1000; i += 2) {
+        int n = snprintf(key, sizeof(key), "key-%d", i);
+        CHECK(roost_map_del(&m, key, (size_t)n) == &values[i]);
+    }
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(key, sizeof(key), "key-%d", i);
+        void *v = roost_map_get(&m, key, (size_t)n);
+        CHECK(i % 2 ? v == &values[i] : v == NULL);
+    }
+    size_t pos = 0, seen = 0;
+    struct roost_str k;
+    void *v;
+    while (roost_map_next(&m, &pos, &k, &v))
+        seen++;
+    CHECK_EQ(seen, 500);
+    CHECK(roost_map_put(&m, "key-1", 5, &values[0]) == &values[1]);
+    roost_map_cleanup(&m);
+}

@@ -1,0 +1,63 @@
+/*
+ * broker.h - the MQTT 3.1.1/5.0 broker: sessions, subscriptions, routing,
+ * retained messages, QoS 1/2 state, wills, keep-alive and persistence.
+ *
+ * Sharding: the broker keeps one shard per event loop. A client id belongs
+ * to shard hash(client id) % loops; the connection moves there after its
+ * CONNECT (roost_conn_migrate), so a session and everything about it lives
+ * on one thread and needs no lock. Every shard holds a replica of the whole
+ * subscription tree, so a PUBLISH is matched on the publisher's own loop
+ * without a lock; deliveries to sessions on other loops go through per-loop
+ * batches posted once per iteration. A SUBACK is sent only when every
+ * replica has the new subscription.
+ */
+#ifndef ROOST_BROKER_H
+#define ROOST_BROKER_H
+
+#include "common/common.h"
+#include "net/net.h"
+#include "store/store.h"
+
+struct roost_broker;
+
+struct roost_broker_config {
+    uint32_t max_payload;            /* bytes of PUBLISH payload (AWS: 128 KiB) */
+    uint32_t max_client_id;          /* bytes (AWS: 128) */
+    uint32_t max_topic;              /* bytes of topic name or filter (AWS: 256) */
+    uint32_t max_inflight;           /* unacked outgoing QoS 1/2 per session (AWS: 100) */
+    uint32_t max_queued;             /* queued messages per session, oldest dropped */
+    uint32_t receive_maximum;        /* unacked incoming QoS 1/2 we accept (v5 CONNACK) */
+    uint16_t topic_alias_maximum;    /* incoming topic aliases per connection */
+    uint32_t connect_timeout_s;      /* CONNECT must arrive within this */
+    uint32_t session_expiry_default; /* 3.1.1 persistent sessions, seconds */
+    uint32_t session_expiry_max;     /* cap for v5 Session Expiry Interval */
+    uint32_t keepalive_max;          /* 0 = none; else v5 Server Keep Alive caps it */
+    size_t max_output_backlog;       /* QoS 0 dropped for a client beyond this */
+};
+
+void roost_broker_config_defaults(struct roost_broker_config *cfg);
+
+/* Creates the broker over `net` (one shard per loop) and `store`, loads the
+ * persisted sessions, subscriptions, queued and retained messages. Call
+ * before roost_net_start. */
+int roost_broker_create(const struct roost_broker_config *cfg, struct roost_net *net,
+                        struct roost_store *store, struct roost_broker **out_broker);
+/* The connection handler for MQTT listeners. */
+const struct roost_conn_handler *roost_broker_handler(struct roost_broker *b);
+/* Marks the broker as shutting down: connections closing from now on keep
+ * their sessions and publish no wills. Call before roost_net_stop. */
+void roost_broker_begin_shutdown(struct roost_broker *b);
+/* After roost_net_stop: persists what must survive and frees everything. */
+void roost_broker_destroy(struct roost_broker *b);
+
+struct roost_broker_stats {
+    uint64_t clients_connected;
+    uint64_t msgs_received;
+    uint64_t msgs_sent;
+    uint64_t msgs_dropped;
+    uint64_t sessions;
+    uint64_t retained;
+};
+void roost_broker_get_stats(struct roost_broker *b, struct roost_broker_stats *out);
+
+#endif /* ROOST_BROKER_H */

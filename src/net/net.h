@@ -1,0 +1,139 @@
+/*
+ * net.h - Roost's I/O layer: one libuv event loop per thread, listeners,
+ * and connections that hand a protocol handler a plaintext byte stream
+ * whatever the transport (TCP, TLS, WebSocket, WebSocket over TLS).
+ *
+ * Threading: a connection lives on one loop and every callback about it runs
+ * on that loop's thread. Work for another loop goes through roost_loop_post.
+ * A connection can be moved to another loop once (roost_conn_migrate), which
+ * the broker uses to bring every client id to the loop that owns its session.
+ *
+ * Output: handlers append plaintext to roost_conn_out() and call
+ * roost_conn_flush(); bytes are encrypted/framed and written once per loop
+ * iteration (one writev per connection), never one write per packet.
+ */
+#ifndef ROOST_NET_H
+#define ROOST_NET_H
+
+#include "common/common.h"
+
+struct roost_net;
+struct roost_loop;
+struct roost_conn;
+
+enum roost_transport {
+    ROOST_TRANSPORT_TCP = 0,
+    ROOST_TRANSPORT_TLS,
+    ROOST_TRANSPORT_WS,
+    ROOST_TRANSPORT_WSS,
+};
+
+/* What is known about the peer once the transport is open. */
+struct roost_peer {
+    enum roost_transport transport;
+    bool has_cert;               /* a verified client certificate */
+    char cert_id[65];            /* SHA-256 of its DER, hex */
+    char subject[256];           /* RFC 2253 subject */
+    char addr[64];               /* "ip:port" */
+    char alpn[32];               /* negotiated ALPN, "" if none */
+};
+
+/* A protocol on top of a connection (MQTT for now, HTTP later). All
+ * callbacks run on the connection's loop thread. */
+struct roost_conn_handler {
+    /* The transport is ready (TLS handshake done, WebSocket upgraded).
+     * Returns the protocol state for this connection, or NULL to close it. */
+    void *(*open)(void *handler_ud, struct roost_conn *c);
+    /* Plaintext arrived in `in`; consume what can be used (roost_buf_consume)
+     * and leave partial packets. Return 0, or an error to close the connection
+     * (after flushing what was queued). */
+    int (*data)(void *state, struct roost_conn *c, struct roost_buf *in);
+    /* The connection is gone (peer closed, error, or roost_conn_close). Last
+     * call for this state; `rc` is why (0 = closed by us on request). */
+    void (*closed)(void *state, int rc);
+    /* After roost_conn_migrate: now running on the new loop. */
+    void (*migrated)(void *state, struct roost_conn *c);
+    void *ud;
+};
+
+struct roost_listener_config {
+    const char *name;            /* "mqtt", "mqtt_plain", "ws_plain", "https" */
+    const char *bind;            /* address, NULL = all (::) */
+    uint16_t port;               /* 0 = pick a free one */
+    bool tls;
+    bool require_client_cert;    /* with tls */
+    bool websocket;              /* speak WebSocket first (path /mqtt) */
+    const struct roost_conn_handler *handler;
+};
+
+struct roost_net_config {
+    unsigned threads;            /* event loops, >= 1 */
+    const char *tls_cert_file;   /* server certificate and key for TLS listeners */
+    const char *tls_key_file;
+    const char *client_ca_file;  /* trust anchor for client certificates */
+    uint32_t handshake_timeout_ms; /* TLS/WebSocket must be open by then */
+    size_t max_input;            /* bound on buffered unparsed input per connection */
+    size_t max_output;           /* bound on unwritten output before the conn is dropped */
+};
+
+int roost_net_create(const struct roost_net_config *cfg, struct roost_net **out_net);
+/* Binds a listener on every loop (SO_REUSEPORT, kernel-balanced accepts).
+ * Returns the bound port in *out_port. Call before roost_net_start. */
+int roost_net_listen(struct roost_net *net, const struct roost_listener_config *lc,
+                     uint16_t *out_port);
+/* Starts the loop threads. */
+int roost_net_start(struct roost_net *net);
+/* Runs `fn(loop, ud)` on every loop thread and waits for all to finish. */
+void roost_net_run_on_all(struct roost_net *net, void (*fn)(struct roost_loop *l, void *ud),
+                          void *ud);
+/* Stops accepting, closes every connection (handlers get `closed`), stops
+ * and joins the threads. */
+void roost_net_stop(struct roost_net *net);
+void roost_net_destroy(struct roost_net *net);
+
+unsigned roost_net_loop_count(const struct roost_net *net);
+struct roost_loop *roost_net_loop(struct roost_net *net, unsigned index);
+
+/* ---- loops ---- */
+unsigned roost_loop_index(const struct roost_loop *l);
+struct roost_loop *roost_loop_current(void); /* the calling thread's loop, or NULL */
+/* Runs fn(arg) on loop `l`'s thread, soon. Thread-safe. FIFO per sender. */
+void roost_loop_post(struct roost_loop *l, void (*fn)(void *arg), void *arg);
+/* Calls fn(ud) every `period_ms` on the loop. Set before roost_net_start. */
+void roost_loop_set_tick(struct roost_loop *l, uint32_t period_ms, void (*fn)(void *ud), void *ud);
+/* Calls fn(ud) once per loop iteration, before output is flushed (for
+ * batching work queued during the iteration). Set before roost_net_start. */
+void roost_loop_set_before_flush(struct roost_loop *l, void (*fn)(void *ud), void *ud);
+/* Per-loop pointer for the layer above (the broker's shard). */
+void roost_loop_set_user(struct roost_loop *l, void *user);
+void *roost_loop_user(const struct roost_loop *l);
+
+/* ---- connections ---- */
+struct roost_loop *roost_conn_loop(const struct roost_conn *c);
+const struct roost_peer *roost_conn_peer(const struct roost_conn *c);
+/* Plaintext output; append then call roost_conn_flush. */
+struct roost_buf *roost_conn_out(struct roost_conn *c);
+void roost_conn_flush(struct roost_conn *c);
+/* Bytes accepted for sending but not yet written to the socket. */
+size_t roost_conn_backlog(const struct roost_conn *c);
+/* Closes after flushing queued output (graceful) or at once. The handler's
+ * `closed` runs later, from the loop, never inside this call. */
+void roost_conn_close(struct roost_conn *c, bool flush_first);
+/* Moves the connection to loop `to` after the current callback returns.
+ * Input already buffered goes along and is handed to `data` there. */
+void roost_conn_migrate(struct roost_conn *c, struct roost_loop *to);
+/* Stops/resumes reading (back-pressure). */
+void roost_conn_pause(struct roost_conn *c, bool paused);
+
+/* Process-wide counters (atomic), for /metrics and logs. */
+struct roost_net_stats {
+    uint64_t accepted;
+    uint64_t open;
+    uint64_t handshakes_ok;
+    uint64_t handshakes_failed;
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+};
+void roost_net_get_stats(const struct roost_net *net, struct roost_net_stats *out);
+
+#endif /* ROOST_NET_H */
