@@ -78,12 +78,19 @@ struct durable_ack {
     struct roost_msg *msg;    /* keeps topic/payload alive until commit */
 };
 
+/* The acknowledgement, bounced from the writer thread to the publisher's loop. */
+struct ack_post {
+    struct shard *sh;
+    uint64_t client_uid;
+    uint16_t packet_id;
+    uint8_t ack_type;
+};
+
 static void ack_on_loop(void *arg)
 {
-    struct durable_ack *da = arg;
-    broker__client_send_ack_ready(da->sh, da->client_uid, da->packet_id, da->ack_type);
-    broker__msg_unref(&da->msg);
-    roost_free(da);
+    struct ack_post *ap = arg;
+    broker__client_send_ack_ready(ap->sh, ap->client_uid, ap->packet_id, ap->ack_type);
+    roost_free(ap);
 }
 
 static void on_durable(void *ud, int rc)
@@ -91,17 +98,18 @@ static void on_durable(void *ud, int rc)
     struct durable_ack *da = ud;
     if (rc)
         roost_log_error("broker", "store write for message failed: %s", roost_strerror(rc));
-    if (da->packet_id)
-        roost_loop_post(da->sh->loop, ack_on_loop, da);
-    else {
-        broker__msg_unref(&da->msg);
-        roost_free(da);
-    }
+    if (!da->packet_id)
+        return;
+    struct ack_post *ap = roost_xmalloc(sizeof(*ap));
+    *ap = (struct ack_post){da->sh, da->client_uid, da->packet_id, da->ack_type};
+    roost_loop_post(da->sh->loop, ack_on_loop, ap);
 }
 
 static void release_durable(struct roost_store_op *op)
 {
-    ROOST_UNUSED(op); /* freed by ack_on_loop / on_durable */
+    struct durable_ack *da = (struct durable_ack *)op;
+    broker__msg_unref(&da->msg);
+    roost_free(da);
 }
 
 static struct durable_ack *durable_op_new(struct shard *sh, struct roost_msg *msg,
