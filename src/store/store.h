@@ -77,7 +77,13 @@ enum roost_store_op_type {
     ROOST_STORE_RETAIN_PUT,        /* msg (topic key) */
     ROOST_STORE_RETAIN_DEL,        /* msg.topic */
     ROOST_STORE_BARRIER,           /* nothing; completes after everything before it */
+    ROOST_STORE_TXN,               /* run u.txn.fn inside the transaction (registry) */
 };
+
+struct roost_store_txn;            /* a transaction in progress on the writer thread */
+/* Runs on the writer thread inside its own savepoint: a non-zero return
+ * rolls back everything fn did and becomes the op's done() code. */
+typedef int (*roost_store_txn_fn)(struct roost_store_txn *txn, void *ud);
 
 typedef void (*roost_store_done_fn)(void *ud, int rc);
 
@@ -96,6 +102,10 @@ struct roost_store_op {
             size_t n_queued;
         } m;
         struct roost_store_queued queued;            /* QUEUE_DEL */
+        struct {
+            roost_store_txn_fn fn;
+            void *ud;
+        } txn;                                       /* TXN */
     } u;
     roost_store_done_fn done;      /* runs on the writer thread after commit */
     void *done_ud;
@@ -130,5 +140,71 @@ struct roost_store_stats {
     uint64_t ops;
 };
 void roost_store_get_stats(struct roost_store *st, struct roost_store_stats *out);
+
+/* ==== Registry: documents and links ====================================== */
+
+/*
+ * The registry (things, thing types, thing groups, billing groups,
+ * certificates, CA certificates, policies and their versions, provisioning
+ * templates, ...) is stored as JSON documents keyed by (kind, name), plus
+ * links between documents (attachments, memberships). The API layer owns
+ * the meaning; the store only keeps them, transactionally, with optimistic
+ * versions. Everything here runs inside a ROOST_STORE_TXN op on the writer
+ * thread, so a whole API call is one transaction and reads are consistent.
+ */
+
+struct roost_store_doc {
+    const char *kind;              /* "thing", "cert", "policy", ... */
+    const char *name;              /* unique within kind */
+    const char *body;              /* JSON text */
+    int64_t version;               /* 1 on create, +1 on each put */
+    uint64_t created_ms;           /* wall clock */
+    uint64_t updated_ms;
+};
+
+/* Loads one document. Strings in *out stay valid until the txn function
+ * returns. ROOST_ENOTFOUND when absent. */
+int roost_store_doc_get(struct roost_store_txn *txn, const char *kind, const char *name,
+                        struct roost_store_doc *out);
+/* Inserts (expected_version 0: must not exist, else ROOST_ECONFLICT) or
+ * updates (expected_version > 0 must equal the stored version, else
+ * ROOST_ECONFLICT; -1: insert or overwrite whatever is there). Sets
+ * version/created/updated. Returns the new version in *out_version. */
+int roost_store_doc_put(struct roost_store_txn *txn, const char *kind, const char *name,
+                        const char *body, int64_t expected_version, int64_t *out_version);
+/* Deletes a document and every link that names it. ROOST_ENOTFOUND if absent. */
+int roost_store_doc_del(struct roost_store_txn *txn, const char *kind, const char *name);
+
+typedef int (*roost_store_doc_fn)(void *ud, const struct roost_store_doc *doc);
+/* Documents of `kind` in name order, starting after `after` (NULL or "" =
+ * from the start), at most `limit` (0 = no limit), names starting with
+ * `prefix` (NULL = all). A non-zero return from fn stops with that code. */
+int roost_store_doc_list(struct roost_store_txn *txn, const char *kind, const char *prefix,
+                         const char *after, size_t limit, roost_store_doc_fn fn, void *ud);
+
+/* Links are directed pairs (from_kind/from_name -> to_kind/to_name) with a
+ * relation name ("principal", "policy", "member", "billing", ...). Adding an
+ * existing link succeeds (idempotent); deleting a missing one is ROOST_ENOTFOUND. */
+struct roost_store_link {
+    const char *rel;
+    const char *from_kind;
+    const char *from_name;
+    const char *to_kind;
+    const char *to_name;
+};
+int roost_store_link_add(struct roost_store_txn *txn, const struct roost_store_link *l);
+int roost_store_link_del(struct roost_store_txn *txn, const struct roost_store_link *l);
+typedef int (*roost_store_link_fn)(void *ud, const struct roost_store_link *l);
+/* Links with relation `rel` from (from_kind, from_name), or, with from_name
+ * NULL and to_name set, to (to_kind, to_name). Ordered by the other end's
+ * name, starting after `after`, at most `limit` (0 = all). */
+int roost_store_link_list(struct roost_store_txn *txn, const char *rel, const char *from_kind,
+                          const char *from_name, const char *to_kind, const char *to_name,
+                          const char *after, size_t limit, roost_store_link_fn fn, void *ud);
+
+/* Runs fn inside one read transaction on a reader connection, synchronously
+ * on the calling thread (for start-up caches, tools and tests; never from an
+ * event loop). */
+int roost_store_read(struct roost_store *st, roost_store_txn_fn fn, void *ud);
 
 #endif /* ROOST_STORE_H */
