@@ -137,7 +137,10 @@ int roost_buf_append(struct roost_buf *b, const void *p, size_t n);
 void roost_buf_consume(struct roost_buf *b, size_t n);    /* advance off; compacts lazily */
 void roost_buf_compact(struct roost_buf *b);              /* move [off,len) to 0 */
 static inline size_t roost_buf_size(const struct roost_buf *b) { return b->len - b->off; }
-static inline uint8_t *roost_buf_head(const struct roost_buf *b) { return b->data + b->off; }
+static inline uint8_t *roost_buf_head(const struct roost_buf *b)
+{
+    return b->data ? b->data + b->off : NULL; /* NULL + 0 is undefined */
+}
 static inline void roost_buf_clear(struct roost_buf *b) { b->off = b->len = 0; }
 /* Shrink capacity back to at most `keep` bytes when empty (idle connections). */
 void roost_buf_trim(struct roost_buf *b, size_t keep);

@@ -4,7 +4,9 @@
  * WebSocket framing. The connection code (conn.c) moves bytes between the
  * socket and these; neither touches a socket or a loop itself.
  *
- * Only tls.c includes OpenSSL headers (besides pki/); only ws.c includes wslay.
+ * Only tls.c and ws.c (SHA-1 and base64 for the handshake) include OpenSSL
+ * headers in src/net. ws.c frames by hand rather than with wslay: payload is
+ * unmasked straight into the caller's buffer, so frames of any size stream.
  */
 #ifndef ROOST_NET_INT_H
 #define ROOST_NET_INT_H
@@ -84,7 +86,7 @@ enum net_ws_state {
 
 struct net_ws_request {           /* what the upgrade request asked for */
     char path[256];               /* e.g. "/mqtt" (query string stripped) */
-    char query[2048];             /* raw query string without '?', for SigV4 */
+    char query[8192];             /* raw query string without '?', for SigV4 (STS tokens are long) */
     char subprotocol[32];         /* chosen: "mqtt" or "mqttv3.1" */
 };
 
@@ -100,9 +102,8 @@ enum net_ws_state net_ws_state(const struct net_ws *ws);
  * Connection: close, returning ROOST_EPROTO) to `to_peer`, and fills
  * *out_req. In OPEN it unmasks data frames, appending their payload to
  * `app_in` (MQTT bytes), answers pings with pongs in `to_peer`, and on a
- * close frame echoes it and returns ROOST_ECLOSED. Text frames, unmasked
- * client frames and bad opcodes are ROOST_EPROTO (a close frame 1002 is
- * queued). Returns 0 or an error; *out_consumed says how many input bytes
+ * close frame echoes it and returns ROOST_ECLOSED. Text frames (close 1003),
+ * unmasked client frames and bad opcodes (close 1002) are ROOST_EPROTO. Returns 0 or an error; *out_consumed says how many input bytes
  * were used (the rest must be offered again with more data).
  */
 int net_ws_feed(struct net_ws *ws, const uint8_t *p, size_t n, size_t *out_consumed,
