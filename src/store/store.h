@@ -11,8 +11,9 @@
  * acknowledges in its completion has acknowledged a durable fact, and a
  * thousand concurrent QoS 1 publishes cost one fsync, not a thousand.
  *
- * Reads used at start-up (roost_store_load_*) are synchronous and must run
- * before the writer is started or from a thread that owns no loop.
+ * Reads used at start-up (roost_store_load_*) are synchronous; they use
+ * their own read-only connection, so they may run while the writer works,
+ * from any thread that owns no event loop.
  */
 #ifndef ROOST_STORE_H
 #define ROOST_STORE_H
