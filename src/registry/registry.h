@@ -1,0 +1,140 @@
+/*
+ * registry.h - things, thing types, thing groups, billing groups,
+ * certificates, CA certificates, policies and their attachments: AWS IoT's
+ * control plane as service functions over the store.
+ *
+ * Every AWS operation is one entry in the operation table (ops_*.c): its
+ * name, HTTP method and path pattern exactly as the AWS REST API has them,
+ * and the function that carries it out inside one store transaction. The
+ * HTTPS API (src/api) only matches routes, checks signatures and turns a
+ * struct roost_api_call into a response; the same functions will serve the
+ * MQTT-side services (fleet provisioning), so the two can never disagree.
+ *
+ * Threading: operation functions run on the store's writer thread (inside a
+ * ROOST_STORE_TXN op). The in-memory caches (certificate status, CA list)
+ * are read from event loops and updated after commit; they are guarded.
+ */
+#ifndef ROOST_REGISTRY_H
+#define ROOST_REGISTRY_H
+
+#include "common/common.h"
+#include "pki/pki.h"
+#include "store/store.h"
+
+#include <jansson.h>
+
+struct roost_registry;
+
+struct roost_registry_config {
+    const char *region;            /* for ARNs, e.g. "us-east-1" */
+    const char *account_id;        /* 12 digits, e.g. "123456789012" */
+    const char *endpoint_host;     /* DescribeEndpoint answer, e.g. "localhost:8443" */
+    struct roost_pki_ca *ca;       /* Roost's CA: issues device certificates */
+    const char *ca_pem;            /* its certificate, PEM */
+};
+
+/* ==== One API call ======================================================== */
+
+#define ROOST_API_MAX_LABELS 4
+
+/* What changed, for caches and live connections, applied after commit. */
+struct roost_registry_effects {
+    char (*certs)[65];             /* certificate ids whose status or attachments changed */
+    size_t n_certs, cap_certs;
+    bool cas_changed;              /* CA certificates added/removed/changed */
+    bool policies_changed;         /* any policy, version or attachment */
+    bool things_changed;           /* things, types, groups, principals */
+};
+
+struct roost_api_call {
+    /* ---- input ---- */
+    const struct roost_registry_op *op;
+    const char *labels[ROOST_API_MAX_LABELS]; /* decoded path labels, pattern order */
+    json_t *query;                 /* object: decoded query parameters (string values) */
+    json_t *body;                  /* parsed JSON body (object), or NULL when empty */
+    const char *raw_body;          /* the body as received */
+    size_t raw_body_len;
+    const char *request_id;
+    uint64_t now_ms;               /* wall clock at the start of the call */
+    /* ---- output ---- */
+    int status;                    /* HTTP status: 200, or the error's */
+    json_t *result;                /* response body on success (owned; NULL = {}) */
+    const char *error_code;        /* AWS error type, e.g. "ResourceNotFoundException" */
+    char error_message[512];
+    json_t *error_extra;           /* extra members of the error body (resourceId, ...) */
+    struct roost_registry_effects effects;
+};
+
+/* Records an AWS error on the call and returns the matching ROOST_E* code
+ * (non-zero, so returning it rolls the transaction back). */
+int roost_api_fail(struct roost_api_call *call, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Shorthands for the common AWS errors (status and code fixed). */
+#define ROOST_API_INVALID(call, ...) roost_api_fail(call, 400, "InvalidRequestException", __VA_ARGS__)
+#define ROOST_API_NOT_FOUND(call, ...) roost_api_fail(call, 404, "ResourceNotFoundException", __VA_ARGS__)
+#define ROOST_API_EXISTS(call, ...) roost_api_fail(call, 409, "ResourceAlreadyExistsException", __VA_ARGS__)
+void roost_api_call_cleanup(struct roost_api_call *call);
+void roost_api_effects_cert(struct roost_api_call *call, const char *cert_id);
+
+/* ==== Operation table ===================================================== */
+
+typedef int (*roost_registry_op_fn)(struct roost_registry *reg, struct roost_store_txn *txn,
+                                    struct roost_api_call *call);
+
+struct roost_registry_op {
+    const char *name;              /* AWS operation name, "CreateThing" */
+    const char *method;            /* "POST" */
+    const char *path;              /* AWS pattern, "/things/{thingName}"; a label
+                                      ending in '+' ("{name+}") takes the rest */
+    roost_registry_op_fn fn;
+    bool read_only;
+};
+
+/* Finds the operation for a method and a raw (still percent-encoded) path;
+ * fills call->op and the decoded labels. ROOST_ENOTFOUND when no route
+ * matches (the API answers 404 UnknownOperationException, or 405 when the
+ * path exists with another method: *out_path_known). */
+int roost_registry_route(const char *method, const char *raw_path, size_t raw_path_len,
+                         struct roost_api_call *call, bool *out_path_known);
+
+/* Runs call->op inside `txn`. On failure the call carries the AWS error. */
+int roost_registry_call(struct roost_registry *reg, struct roost_store_txn *txn,
+                        struct roost_api_call *call);
+
+/* ==== Life cycle and caches ================================================ */
+
+int roost_registry_create(const struct roost_registry_config *cfg, struct roost_store *store,
+                          struct roost_registry **out_reg);
+void roost_registry_destroy(struct roost_registry *reg);
+
+/* After a successful commit: refreshes the caches from call->effects (reads
+ * the store on the calling thread, which must own no event loop). */
+void roost_registry_apply_effects(struct roost_registry *reg,
+                                  const struct roost_registry_effects *fx);
+
+enum roost_cert_status {
+    ROOST_CERT_UNKNOWN = 0,
+    ROOST_CERT_ACTIVE,
+    ROOST_CERT_INACTIVE,
+    ROOST_CERT_REVOKED,
+    ROOST_CERT_PENDING_TRANSFER,
+    ROOST_CERT_PENDING_ACTIVATION,
+    ROOST_CERT_REGISTER_INACTIVE,
+};
+
+/* Thread-safe, cheap: the status of a certificate by id, from the cache. */
+enum roost_cert_status roost_registry_cert_status(struct roost_registry *reg, const char *cert_id);
+/* Thread-safe: the PEM of every ACTIVE registered CA certificate plus Roost's
+ * own CA, concatenated (for the TLS trust store), and a generation number
+ * that changes whenever the set changes. Caller frees *out_pem. */
+uint64_t roost_registry_trusted_cas(struct roost_registry *reg, char **out_pem);
+/* Thread-safe: thing names attached to a certificate (for the connection's
+ * identity), at most `cap`, returns how many. */
+size_t roost_registry_cert_things(struct roost_registry *reg, const char *cert_id,
+                                  char names[][129], size_t cap);
+
+/* ARN helpers: "arn:aws:iot:<region>:<account>:<type>/<name>". */
+int roost_registry_arn(const struct roost_registry *reg, const char *type, const char *name,
+                       char *out, size_t cap);
+
+#endif /* ROOST_REGISTRY_H */
