@@ -98,6 +98,7 @@ struct roost_conn {
     struct roost_buf wsin;            /* WebSocket bytes not yet a whole frame */
     uv_write_t wreq;
     void *state;
+    const struct roost_conn_handler *handler; /* chosen at open */
     struct roost_peer peer;
     uint64_t created_ms;
     struct roost_loop *migrate_to;
@@ -358,8 +359,8 @@ static void on_tcp_closed(uv_handle_t *h)
         return; /* a handle left behind by a migration */
     atomic_fetch_sub(&c->loop->net->open, 1);
     conn_unlink(c);
-    if (c->opened && c->def->cfg.handler->closed)
-        c->def->cfg.handler->closed(c->state, c->close_rc);
+    if (c->opened && c->handler->closed)
+        c->handler->closed(c->state, c->close_rc);
     conn_free(c);
 }
 
@@ -414,9 +415,29 @@ static void fill_peer_after_handshake(struct roost_conn *c)
     snprintf(c->peer.alpn, sizeof(c->peer.alpn), "%s", net_tls_alpn(c->tls));
 }
 
+/* The protocol: by negotiated ALPN when a route names it, else the default. */
+static const struct roost_conn_handler *conn_pick_handler(struct roost_conn *c, bool *out_need_cert)
+{
+    *out_need_cert = false;
+    for (size_t i = 0; i < ROOST_MAX_ALPN_ROUTES && c->def->cfg.alpn_routes[i].alpn; i++) {
+        const struct roost_alpn_route *r = &c->def->cfg.alpn_routes[i];
+        if (strcmp(r->alpn, c->peer.alpn) == 0) {
+            *out_need_cert = r->require_client_cert;
+            return r->handler;
+        }
+    }
+    return c->def->cfg.handler;
+}
+
 static int conn_open_handler(struct roost_conn *c)
 {
-    const struct roost_conn_handler *h = c->def->cfg.handler;
+    bool need_cert;
+    const struct roost_conn_handler *h = conn_pick_handler(c, &need_cert);
+    if (need_cert && !c->peer.has_cert) {
+        roost_log_info("net", "%s: ALPN %s needs a client certificate", c->peer.addr, c->peer.alpn);
+        return ROOST_EAUTH;
+    }
+    c->handler = h;
     c->opened = true;
     c->state = h->open(h->ud, c);
     if (!c->state) {
@@ -431,7 +452,7 @@ static int conn_deliver(struct roost_conn *c)
 {
     if (!c->opened || !roost_buf_size(&c->in) || c->closing || c->migrating)
         return 0;
-    int rc = c->def->cfg.handler->data(c->state, c, &c->in);
+    int rc = c->handler->data(c->state, c, &c->in);
     if (roost_buf_size(&c->in) == 0)
         roost_buf_trim(&c->in, 4096);
     return rc;
@@ -554,7 +575,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         /* Plain TCP fast path: let the handler parse straight out of the
          * read buffer; keep only the unconsumed tail. */
         struct roost_buf view = {(uint8_t *)p, 0, n, n, 0};
-        rc = c->def->cfg.handler->data(c->state, c, &view);
+        rc = c->handler->data(c->state, c, &view);
         if (roost_buf_size(&view) && !c->closing) {
             int arc = roost_buf_append(&c->in, roost_buf_head(&view), roost_buf_size(&view));
             if (arc && !rc)
@@ -615,8 +636,8 @@ static void conn_arrive(void *arg)
         conn_do_close(c, rc);
         return;
     }
-    if (c->def->cfg.handler->migrated)
-        c->def->cfg.handler->migrated(c->state, c);
+    if (c->handler->migrated)
+        c->handler->migrated(c->state, c);
     if (c->closing)
         return;
     conn_start_read(c);
@@ -819,11 +840,13 @@ int roost_net_create(const struct roost_net_config *cfg, struct roost_net **out_
             .client_ca_file = cfg->client_ca_file,
             .require_client_cert = true,
             .alpn = alpn_mqtt,
+            .verify = cfg->verify,
+            .verify_ud = cfg->verify_ud,
         };
         rc = net_tls_ctx_create(&tc, &net->tls_ctx_mtls);
         if (rc)
             goto out;
-        const char *alpn_https[] = {"x-amzn-mqtt-ca", "http/1.1", NULL};
+        const char *alpn_https[] = {"x-amzn-mqtt-ca", "x-amzn-http-ca", "http/1.1", NULL};
         tc.require_client_cert = false;
         tc.alpn = alpn_https;
         rc = net_tls_ctx_create(&tc, &net->tls_ctx_plain);
@@ -836,6 +859,16 @@ out:
         net = NULL;
     }
     *out_net = net;
+    return rc;
+}
+
+int roost_net_add_trusted_ca(struct roost_net *net, const char *pem, size_t len)
+{
+    int rc = 0;
+    if (net->tls_ctx_mtls)
+        rc = net_tls_ctx_add_trusted(net->tls_ctx_mtls, pem, len);
+    if (!rc && net->tls_ctx_plain)
+        rc = net_tls_ctx_add_trusted(net->tls_ctx_plain, pem, len);
     return rc;
 }
 

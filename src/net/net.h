@@ -56,6 +56,47 @@ struct roost_conn_handler {
     void *ud;
 };
 
+/* The verdict of the certificate verifier (roostd: the registry decides). */
+enum roost_net_verdict {
+    ROOST_NET_ACCEPT = 0,
+    ROOST_NET_REJECT_UNKNOWN_CA,   /* alert unknown_ca */
+    ROOST_NET_REJECT_REVOKED,      /* alert certificate_revoked */
+    ROOST_NET_REJECT_EXPIRED,      /* alert certificate_expired */
+    ROOST_NET_REJECT_BAD,          /* alert bad_certificate */
+};
+
+/* What OpenSSL's own chain verification said about the client's chain. */
+enum roost_net_chain {
+    ROOST_NET_CHAIN_OK = 0,        /* anchored in the trust store */
+    ROOST_NET_CHAIN_UNKNOWN_ISSUER,
+    ROOST_NET_CHAIN_EXPIRED,       /* expired or not yet valid */
+    ROOST_NET_CHAIN_BAD,           /* bad signature, malformed, ... */
+};
+
+struct roost_net_client_cert {
+    char id[65];                 /* SHA-256 of the leaf's DER */
+    char issuer_id[65];          /* the trust anchor's id when chain == OK, else "" */
+    enum roost_net_chain chain;
+    const uint8_t *leaf_der;     /* valid during the call */
+    size_t leaf_der_len;
+    const char *chain_error;     /* OpenSSL's text when chain != OK */
+};
+
+/* Called during the handshake on the connection's loop thread; must be
+ * fast and must not block (it reads caches). */
+typedef enum roost_net_verdict (*roost_net_verify_fn)(void *ud, const struct roost_net_client_cert *cert,
+                                                  char *why, size_t why_cap);
+
+/* A protocol picked by the ALPN the client negotiated (e.g. "x-amzn-mqtt-ca"
+ * on the HTTPS port). */
+struct roost_alpn_route {
+    const char *alpn;
+    const struct roost_conn_handler *handler;
+    bool require_client_cert;    /* close at once when no certificate was verified */
+};
+
+#define ROOST_MAX_ALPN_ROUTES 4
+
 struct roost_listener_config {
     const char *name;            /* "mqtt", "mqtt_plain", "ws_plain", "https" */
     const char *bind;            /* address, NULL = all (::) */
@@ -63,7 +104,8 @@ struct roost_listener_config {
     bool tls;
     bool require_client_cert;    /* with tls */
     bool websocket;              /* speak WebSocket first (path /mqtt) */
-    const struct roost_conn_handler *handler;
+    const struct roost_conn_handler *handler;   /* default protocol */
+    struct roost_alpn_route alpn_routes[ROOST_MAX_ALPN_ROUTES]; /* tried first (TLS only) */
 };
 
 struct roost_net_config {
@@ -74,6 +116,8 @@ struct roost_net_config {
     uint32_t handshake_timeout_ms; /* TLS/WebSocket must be open by then */
     size_t max_input;            /* bound on buffered unparsed input per connection */
     size_t max_output;           /* bound on unwritten output before the conn is dropped */
+    roost_net_verify_fn verify;  /* optional: the registry's word on client certificates */
+    void *verify_ud;
 };
 
 int roost_net_create(const struct roost_net_config *cfg, struct roost_net **out_net);
@@ -90,6 +134,9 @@ void roost_net_run_on_all(struct roost_net *net, void (*fn)(struct roost_loop *l
  * and joins the threads. */
 void roost_net_stop(struct roost_net *net);
 void roost_net_destroy(struct roost_net *net);
+
+/* Trusts one more CA (PEM) for client certificates from now on. Thread-safe. */
+int roost_net_add_trusted_ca(struct roost_net *net, const char *pem, size_t len);
 
 unsigned roost_net_loop_count(const struct roost_net *net);
 struct roost_loop *roost_net_loop(struct roost_net *net, unsigned index);

@@ -12,6 +12,7 @@
 #define ROOST_NET_INT_H
 
 #include "common/common.h"
+#include "net/net.h"
 
 /* ==== TLS (tls.c) ======================================================== */
 
@@ -23,7 +24,13 @@ struct net_tls_config {
     /* ALPN protocols the server accepts, most preferred first (e.g.
      * "x-amzn-mqtt-ca", "mqtt", "http/1.1"); NULL-terminated, may be NULL. */
     const char *const *alpn;
+    /* Optional: decides on every client certificate after OpenSSL's chain
+     * check (which alone decides when NULL). */
+    roost_net_verify_fn verify;
+    void *verify_ud;
 };
+
+
 
 struct net_tls_ctx;   /* one per listener kind; shared by all loops (read-only) */
 struct net_tls;       /* one per connection */
@@ -33,6 +40,9 @@ struct net_tls;       /* one per connection */
  * key loaded once. */
 int net_tls_ctx_create(const struct net_tls_config *cfg, struct net_tls_ctx **out_ctx);
 void net_tls_ctx_destroy(struct net_tls_ctx *ctx);
+/* Adds a trust anchor (PEM, one or more certificates) to the context's
+ * store, for CAs registered while running. Thread-safe. */
+int net_tls_ctx_add_trusted(struct net_tls_ctx *ctx, const char *pem, size_t len);
 
 int net_tls_create(struct net_tls_ctx *ctx, struct net_tls **out_tls);
 void net_tls_destroy(struct net_tls *t);

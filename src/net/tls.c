@@ -27,6 +27,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -36,6 +37,8 @@ struct net_tls_ctx {
     SSL_CTX *ssl_ctx;
     char **alpn;              /* server preference order, NULL-terminated copy */
     size_t n_alpn;
+    roost_net_verify_fn verify; /* optional registry check, see net_int.h */
+    void *verify_ud;
 };
 
 struct net_tls {
@@ -184,6 +187,115 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *out_l
     return SSL_TLSEXT_ERR_NOACK;
 }
 
+static enum roost_net_chain chain_kind(int x509_err)
+{
+    switch (x509_err) {
+    case X509_V_OK:
+        return ROOST_NET_CHAIN_OK;
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        return ROOST_NET_CHAIN_UNKNOWN_ISSUER;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+        return ROOST_NET_CHAIN_EXPIRED;
+    default:
+        return ROOST_NET_CHAIN_BAD;
+    }
+}
+
+static bool sha256_hex_of(X509 *x, char out[65], uint8_t **out_der, int *out_len)
+{
+    uint8_t *der = NULL;
+    uint8_t md[32];
+    unsigned md_len = 0;
+    int der_len = i2d_X509(x, &der);
+    bool ok = der_len > 0 && EVP_Digest(der, (size_t)der_len, md, &md_len, EVP_sha256(), NULL);
+    if (ok)
+        roost_hex_encode(md, sizeof(md), out);
+    if (out_der && ok) {
+        *out_der = der;
+        *out_len = der_len;
+    } else {
+        OPENSSL_free(der);
+    }
+    return ok;
+}
+
+/* OpenSSL's chain check first, then the verifier's word on the leaf (is it
+ * registered, active, from an active CA). The X509 error set here picks the
+ * alert the client sees. */
+static int verify_client_chain(X509_STORE_CTX *xctx, void *arg)
+{
+    struct net_tls_ctx *ctx = arg;
+    int ok = X509_verify_cert(xctx);
+    int err = X509_STORE_CTX_get_error(xctx);
+    if (!ctx->verify)
+        return ok;
+    struct roost_net_client_cert cc = {.chain = ok == 1 ? ROOST_NET_CHAIN_OK : chain_kind(err)};
+    X509 *leaf = X509_STORE_CTX_get0_cert(xctx);
+    uint8_t *der = NULL;
+    int der_len = 0;
+    if (!leaf || !sha256_hex_of(leaf, cc.id, &der, &der_len)) {
+        X509_STORE_CTX_set_error(xctx, X509_V_ERR_CERT_REJECTED);
+        return 0;
+    }
+    cc.leaf_der = der;
+    cc.leaf_der_len = (size_t)der_len;
+    cc.chain_error = ok == 1 ? "" : X509_verify_cert_error_string(err);
+    if (ok == 1) {
+        STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xctx);
+        int n = chain ? sk_X509_num(chain) : 0;
+        if (n > 1)
+            sha256_hex_of(sk_X509_value(chain, n - 1), cc.issuer_id, NULL, NULL);
+    }
+    char why[160] = "";
+    enum roost_net_verdict v = ctx->verify(ctx->verify_ud, &cc, why, sizeof(why));
+    OPENSSL_free(der);
+    ERR_clear_error();
+    switch (v) {
+    case ROOST_NET_ACCEPT:
+        X509_STORE_CTX_set_error(xctx, X509_V_OK);
+        return 1;
+    case ROOST_NET_REJECT_UNKNOWN_CA:
+        X509_STORE_CTX_set_error(xctx, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+        return 0;
+    case ROOST_NET_REJECT_REVOKED:
+        X509_STORE_CTX_set_error(xctx, X509_V_ERR_CERT_REVOKED);
+        return 0;
+    case ROOST_NET_REJECT_EXPIRED:
+        X509_STORE_CTX_set_error(xctx, X509_V_ERR_CERT_HAS_EXPIRED);
+        return 0;
+    default:
+        X509_STORE_CTX_set_error(xctx, X509_V_ERR_CERT_REJECTED);
+        return 0;
+    }
+}
+
+int net_tls_ctx_add_trusted(struct net_tls_ctx *ctx, const char *pem, size_t len)
+{
+    int rc = 0;
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx->ssl_ctx);
+    X509 *x;
+    size_t added = 0;
+    if (!bio)
+        return ROOST_ENOMEM;
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+        /* A duplicate is not an error: the store already trusts it. */
+        X509_STORE_add_cert(store, x);
+        X509_free(x);
+        added++;
+    }
+    ERR_clear_error();
+    if (!added)
+        rc = ROOST_EINVAL;
+    BIO_free(bio);
+    return rc;
+}
+
 /*
  * Builds the shared context (see net_int.h). ROOST_ECONFIG when a file
  * cannot be loaded or the key does not match the certificate; the OpenSSL
@@ -261,6 +373,9 @@ int net_tls_ctx_create(const struct net_tls_config *cfg, struct net_tls_ctx **ou
             mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
         SSL_CTX_set_verify(s, mode, NULL);
         SSL_CTX_set_verify_depth(s, 8);
+        ctx->verify = cfg->verify;
+        ctx->verify_ud = cfg->verify_ud;
+        SSL_CTX_set_cert_verify_callback(s, verify_client_chain, ctx);
     }
     if (ctx->n_alpn)
         SSL_CTX_set_alpn_select_cb(s, alpn_select, ctx);
