@@ -50,6 +50,11 @@ void roost_broker_begin_shutdown(struct roost_broker *b);
 /* After roost_net_stop: persists what must survive and frees everything. */
 void roost_broker_destroy(struct roost_broker *b);
 
+/* Closes every live connection authenticated with certificate `cert_id`
+ * (it was deactivated or revoked): v5 clients get DISCONNECT 0x98
+ * (administrative action). Thread-safe; takes effect within a loop turn. */
+void roost_broker_disconnect_cert(struct roost_broker *b, const char *cert_id);
+
 struct roost_broker_stats {
     uint64_t clients_connected;
     uint64_t msgs_received;

@@ -823,3 +823,38 @@ void broker__clients_tick(struct shard *sh, uint64_t now)
         }
     }
 }
+
+/* ==== Revocation ========================================================== */
+
+struct kick_cert {
+    struct roost_broker *b;
+    char cert_id[65];
+    atomic_int pending;
+};
+
+static void kick_cert_on_loop(void *arg)
+{
+    struct kick_cert *k = arg;
+    struct shard *sh = roost_loop_user(roost_loop_current());
+    for (struct client *c = sh->clients, *next; c; c = next) {
+        next = c->next;
+        const struct roost_peer *p = roost_conn_peer(c->conn);
+        if (p->has_cert && strcmp(p->cert_id, k->cert_id) == 0) {
+            roost_log_info("broker", "%s: certificate %.12s... no longer active, disconnecting",
+                           c->assigned_id ? c->assigned_id : p->addr, k->cert_id);
+            broker__client_kick(c, ROOST_RC_ADMIN_ACTION);
+        }
+    }
+    if (atomic_fetch_sub(&k->pending, 1) == 1)
+        roost_free(k);
+}
+
+void roost_broker_disconnect_cert(struct roost_broker *b, const char *cert_id)
+{
+    struct kick_cert *k = roost_xcalloc(1, sizeof(*k));
+    k->b = b;
+    snprintf(k->cert_id, sizeof(k->cert_id), "%s", cert_id);
+    atomic_init(&k->pending, (int)b->n_shards);
+    for (unsigned i = 0; i < b->n_shards; i++)
+        roost_loop_post(b->shards[i]->loop, kick_cert_on_loop, k);
+}
