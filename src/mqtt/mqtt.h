@@ -296,12 +296,13 @@ struct roost_mqtt_packet {
  *              packet types are legal.
  * Returns the number of bytes consumed (> 0), ROOST_EAGAIN when more bytes
  * are needed, or an error:
- *  ROOST_EMALFORMED  bad varint, length mismatch, bad flags, bad UTF-8 ...
- *  ROOST_EPROTO      legal encoding breaking a rule (e.g. QoS 3, packet id 0,
- *                    wildcard in PUBLISH topic, property not allowed here)
+ *  ROOST_EMALFORMED  bad varint, length mismatch, bad flags (PUBLISH QoS 3 too) ...
+ *  ROOST_EPROTO      legal encoding breaking a rule (e.g. packet id 0,
+ *                    property not allowed here, duplicate property)
  *  ROOST_ETOOBIG     remaining length beyond max_packet (detected from the
  *                    header alone, before the body arrives)
- *  ROOST_EVERSION    CONNECT with an unknown protocol name/level
+ *  ROOST_EVERSION    CONNECT with an unknown protocol name/level (the level
+ *                    received is in out->u.connect.protocol_level)
  *  ROOST_EUTF8       a string that is not valid MQTT UTF-8
  *  ROOST_ETOPIC      invalid topic name in PUBLISH / filter in (UN)SUBSCRIBE
  * out_reason, if not NULL, receives the MQTT 5 reason code to send for the error.
@@ -328,6 +329,7 @@ int roost_mqtt_decode_props(const uint8_t *p, size_t n, enum roost_mqtt_type typ
 int roost_mqtt_encode_connect(struct roost_buf *out, const struct roost_mqtt_connect *c);
 int roost_mqtt_encode_connack(struct roost_buf *out, uint8_t version,
                               const struct roost_mqtt_connack *c);
+/* Writes p->props; p->props_raw is ignored. */
 int roost_mqtt_encode_publish(struct roost_buf *out, uint8_t version,
                               const struct roost_mqtt_publish *p);
 /* type: PUBACK, PUBREC, PUBREL or PUBCOMP. v5 omits reason and props when
