@@ -124,6 +124,7 @@ struct client {
     bool connected;           /* CONNECT accepted */
     bool closing;
     bool graceful;            /* DISCONNECT received (will suppressed) */
+    bool detached;            /* session and will handled (client_detach) */
     uint16_t keep_alive;      /* seconds, as granted */
     uint64_t last_rx_ms;
     uint64_t created_ms;

@@ -386,7 +386,7 @@ static int handle_publish(struct client *c, struct roost_mqtt_publish *p)
     if (p->payload.n > b->cfg.max_payload)
         return violation(c, ROOST_RC_PACKET_TOO_LARGE, "payload too large");
     if (p->qos > 0) {
-        if (c->inbound_unacked >= b->cfg.receive_maximum && v5)
+        if (v5 && c->inbound_unacked + s->n_qos2_in >= b->cfg.receive_maximum)
             return violation(c, ROOST_RC_RECEIVE_MAX_EXCEEDED, "receive maximum exceeded");
         if (p->qos == 2 && qos2_in_has(s, p->packet_id)) {
             acks_push(c, p->packet_id, ROOST_MQTT_PUBREC, 0, true);
@@ -466,7 +466,8 @@ struct sub_op {
     uint16_t packet_id;
     bool unsubscribe;
     int pending;
-    size_t n;
+    size_t n;                  /* reason codes to send */
+    size_t n_items;            /* SUBSCRIBE filters kept for retained delivery */
     uint8_t *reasons;
     struct {
         char *filter;
@@ -491,7 +492,7 @@ static void sub_op_finish(void *ud)
             roost_mqtt_encode_suback(roost_conn_out(c->conn), c->version, &sa);
         roost_conn_flush(c->conn);
         if (!op->unsubscribe) {
-            for (size_t i = 0; i < op->n; i++) {
+            for (size_t i = 0; i < op->n_items; i++) {
                 struct roost_str g, f;
                 if (!op->items[i].ok || roost_mqtt_filter_shared(roost_str_c(op->items[i].filter), &g, &f))
                     continue;
@@ -502,7 +503,7 @@ static void sub_op_finish(void *ud)
             }
         }
     }
-    for (size_t i = 0; i < op->n; i++)
+    for (size_t i = 0; i < op->n_items; i++)
         roost_free(op->items[i].filter);
     roost_free(op->items);
     roost_free(op->reasons);
@@ -549,7 +550,7 @@ static int handle_subscribe(struct client *c, const struct roost_mqtt_subscribe 
     roost_ref_get(&s->ref);
     op->session = s;
     op->packet_id = sub->packet_id;
-    op->n = sub->n_topics;
+    op->n = op->n_items = sub->n_topics;
     op->reasons = roost_xcalloc(op->n, 1);
     op->items = roost_xcalloc(op->n, sizeof(*op->items));
     for (size_t i = 0; i < sub->n_topics; i++) {
@@ -612,6 +613,8 @@ static int handle_unsubscribe(struct client *c, const struct roost_mqtt_unsubscr
 
 /* ==== DISCONNECT ========================================================== */
 
+static void client_detach(struct client *c, int rc);
+
 static int handle_disconnect(struct client *c, const struct roost_mqtt_disconnect *d)
 {
     struct session *s = c->session;
@@ -623,6 +626,9 @@ static int handle_disconnect(struct client *c, const struct roost_mqtt_disconnec
     }
     c->graceful = !(c->version == ROOST_MQTT_V5 && d->reason == ROOST_RC_DISCONNECT_WITH_WILL);
     c->closing = true;
+    /* Leave the session now, not when the socket is gone: a reconnect may
+     * already be queued behind this packet. */
+    client_detach(c, 0);
     roost_conn_close(c->conn, true);
     return 0;
 }
@@ -747,14 +753,17 @@ static void client_migrated(void *state, struct roost_conn *conn)
     c->saved_connect = NULL;
 }
 
-static void client_closed(void *state, int rc)
+/* Ends the client's hold on its session: the will (unless the client said
+ * goodbye) and the session going offline or away. Runs once per client. */
+static void client_detach(struct client *c, int rc)
 {
-    struct client *c = state;
     struct shard *sh = c->shard;
     struct roost_broker *b = sh->broker;
     bool shutting_down = atomic_load(&b->shutting_down);
-    client_unlink(c);
     struct session *s = c->session;
+    if (c->detached)
+        return;
+    c->detached = true;
     if (c->connected && !c->graceful && c->will && !shutting_down) {
         roost_log_debug("broker", "%s: connection lost (%s), will goes", c->assigned_id,
                         roost_errname(rc));
@@ -777,6 +786,16 @@ static void client_closed(void *state, int rc)
             broker__session_went_offline(s);
         }
     }
+    c->session = NULL;
+}
+
+static void client_closed(void *state, int rc)
+{
+    struct client *c = state;
+    struct shard *sh = c->shard;
+    struct roost_broker *b = sh->broker;
+    client_unlink(c);
+    client_detach(c, rc);
     if (c->connected)
         atomic_fetch_sub(&b->stat_connected, 1);
     if (c->aliases) {

@@ -583,8 +583,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         }
     } else if (!c->tls && !c->ws) {
         rc = roost_buf_append(&c->in, p, n);
-        if (!rc && !c->opened)
-            rc = conn_open_handler(c);
         if (!rc)
             rc = conn_deliver(c);
     } else {
@@ -734,6 +732,8 @@ static void on_connection(uv_stream_t *server, int status)
         rc = net_tls_create(c->def->tls_ctx, &c->tls);
     if (!rc && c->def->cfg.websocket)
         rc = net_ws_create(&c->ws);
+    if (!rc && !c->tls && !c->ws)
+        rc = conn_open_handler(c); /* plain TCP: the transport is ready now */
     if (rc) {
         conn_do_close(c, rc);
         return;

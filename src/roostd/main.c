@@ -342,6 +342,14 @@ int main(int argc, char **argv)
     struct roost_store *store = NULL;
     struct roost_net *net = NULL;
     struct roost_broker *broker = NULL;
+    /* Blocked from the start (the store writer and loop threads inherit the
+     * mask): a SIGTERM during start-up is taken by sigwait below, not by the
+     * default action. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     int rc = build_config(argc, argv, &cfg);
     if (rc)
         return rc;
@@ -376,7 +384,7 @@ int main(int argc, char **argv)
         .tls_cert_file = cert,
         .tls_key_file = key,
         .client_ca_file = ca,
-        .handshake_timeout_ms = 10000,
+        .handshake_timeout_ms = cfg.broker.connect_timeout_s ? cfg.broker.connect_timeout_s * 1000 : 10000,
         .max_input = (size_t)cfg.broker.max_payload + cfg.broker.max_topic + 65536,
         .max_output = 64u * 1024 * 1024,
     };
@@ -418,11 +426,6 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* loop threads inherit the mask */
     rc = roost_net_start(net);
     if (rc)
         goto out;
