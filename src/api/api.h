@@ -1,0 +1,209 @@
+/*
+ * api.h - the public header of the api subsystem: Roost's HTTPS control and
+ * data plane, spoken the way AWS IoT speaks it so that the AWS CLI, boto3 and
+ * the AWS SDKs work unmodified against it (`--endpoint-url`).
+ *
+ * This header is in sections. The two below are pure (no sockets, no loop,
+ * no globals, time passed in where it matters):
+ *  - HTTP/1.1 requests and responses (http_parse.c): a sans-I/O request
+ *    parser for a keep-alive server, percent-decoding, query strings, the
+ *    response writer and the AWS JSON error shape (spec/aws-iot.md 0.4);
+ *  - AWS Signature Version 4 (sigv4.c): verification of the header form and
+ *    of the presigned query form (MQTT over WebSocket), and a signer for
+ *    Roost's own clients. docs/internals/SIGV4.md tells the subtleties.
+ * The server and router parts follow in their own sections.
+ */
+#ifndef ROOST_API_H
+#define ROOST_API_H
+
+#include "common/common.h"
+
+/* ==== HTTP/1.1 requests (http_parse.c) =================================== */
+
+#define ROOST_HTTP_MAX_HEADER_BYTES_DEFAULT (16u * 1024u) /* beyond: 431 */
+#define ROOST_HTTP_MAX_BODY_BYTES_DEFAULT (1024u * 1024u) /* beyond: 413 */
+#define ROOST_HTTP_MAX_HEADERS_DEFAULT 100u               /* beyond: 431 */
+
+/* Limits on one request; a zero field takes the default above. */
+struct roost_http_limits {
+    size_t max_header_bytes; /* request line + header fields + blank line */
+    size_t max_body_bytes;   /* the (decoded) body */
+    size_t max_headers;      /* number of header fields */
+};
+
+struct roost_http_header {
+    struct roost_str name;  /* as received; compare case-insensitively */
+    struct roost_str value; /* leading and trailing spaces/tabs removed */
+};
+
+/* One parsed request. Every view points into the parsed buffer, except a
+ * chunked body (decoded into the arena), `method` (a static string) and the
+ * path "/" given to an absolute-form target that has none. */
+struct roost_http_request {
+    struct roost_str method;                 /* "GET", "POST", ... */
+    struct roost_str target;                 /* request-target exactly as received */
+    struct roost_str path;                   /* raw path, still percent-encoded ("/things/t1") */
+    struct roost_str query;                  /* raw query after '?', without it; empty if none */
+    unsigned version_major;                  /* 1 */
+    unsigned version_minor;                  /* 0 or 1 */
+    const struct roost_http_header *headers; /* in arrival order (arena) */
+    size_t n_headers;
+    struct roost_str body; /* Content-Length bytes or the decoded chunks */
+    size_t header_len;     /* bytes of request line + header block */
+    bool keep_alive;       /* HTTP/1.1 unless "Connection: close"; 1.0 only with keep-alive */
+    bool upgrade;          /* "Connection: upgrade" + "Upgrade:" (WebSocket); bytes after
+                            * header_len belong to the new protocol */
+    bool expect_continue;  /* "Expect: 100-continue" */
+    bool chunked;          /* the body came with Transfer-Encoding: chunked */
+    int error_status;      /* after a failure: the status to answer (400, 413, 431, 505) */
+};
+
+/* Parses one whole request from the front of buf[0, len): request line,
+ * header fields and the body (by Content-Length, or chunked, decoded;
+ * trailer fields are dropped). Pure; allocations come from `arena` and live
+ * as long as it does (reset it before each call, successful or not).
+ *
+ * Returns the number of bytes the request occupies (> 0; pipelined bytes
+ * after it are left alone), or:
+ *   ROOST_EAGAIN     incomplete: call again with more bytes. Once the header
+ *                    block is complete, out->header_len and the header fields
+ *                    are filled in already (so "Expect: 100-continue" can be
+ *                    answered and the request routed early);
+ *   ROOST_ETOOBIG    a limit was passed: out->error_status is 431 (header
+ *                    block or field count) or 413 (body; known as soon as
+ *                    Content-Length is seen);
+ *   ROOST_EMALFORMED not HTTP/1.x, a smuggling-prone shape (Content-Length
+ *                    with Transfer-Encoding, duplicate lengths, obsolete line
+ *                    folding), HTTP/1.1 without exactly one Host; error_status
+ *                    400 (505 for a version other than 1.x).
+ * After any failure the connection must close: framing is lost. */
+int roost_http_parse_request(const uint8_t *buf, size_t len, const struct roost_http_limits *lim,
+                             struct roost_http_request *out, struct roost_arena *arena);
+
+/* The value of the first header field called `name` (case-insensitive), or
+ * NULL when there is none. */
+const struct roost_str *roost_http_header(const struct roost_http_request *req, const char *name);
+
+/* Percent-decodes `in` into the arena (NUL-terminated for convenience; the
+ * length excludes it). '+' stays '+' (RFC 3986, as AWS treats paths and
+ * queries). ROOST_EMALFORMED for a '%' not followed by two hex digits and for
+ * "%00", which would cut C strings short. */
+int roost_http_pct_decode(struct roost_str in, struct roost_arena *arena, struct roost_str *out);
+
+struct roost_http_param {
+    struct roost_str key;   /* percent-decoded */
+    struct roost_str value; /* percent-decoded; "" for a key without '=' */
+};
+
+/* Splits a raw query string ("a=1&b=%2F&flag") into decoded pairs, in order,
+ * repeated keys kept; empty pieces ("a=1&&b") are skipped. The array lives
+ * in the arena. ROOST_EMALFORMED as for roost_http_pct_decode. */
+int roost_http_query_parse(struct roost_str query, struct roost_arena *arena,
+                           struct roost_http_param **out_params, size_t *out_n);
+
+/* The first parameter called `key` (exact match), or NULL. */
+const struct roost_http_param *roost_http_param_find(const struct roost_http_param *params,
+                                                     size_t n, const char *key);
+
+/* ---- Dates --------------------------------------------------------------- */
+
+#define ROOST_HTTP_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+
+/* Formats Unix seconds as an RFC 7231 IMF-fixdate into out (NUL-terminated). */
+void roost_http_date_format(int64_t unix_s, char out[ROOST_HTTP_DATE_LEN + 1]);
+/* Parses an IMF-fixdate; ROOST_EMALFORMED otherwise. */
+int roost_http_date_parse(struct roost_str s, int64_t *out_unix_s);
+
+/* ---- Responses ------------------------------------------------------------ */
+
+/* A response is written in three steps into `out`:
+ *   begin       status line, Date, x-amzn-RequestId (when given) and
+ *               Connection (keep-alive or close);
+ *   add_header  any number of further fields;
+ *   finish      Content-Type (when given), Content-Length, the blank line and
+ *               the body.
+ * Each step either appends completely or leaves `out` as it was and fails:
+ * ROOST_ETOOBIG when `out` hits its limit, ROOST_EINVAL for a status outside
+ * 100..599 or a name/value with CR, LF or NUL (no header injection). */
+int roost_http_response_begin(struct roost_buf *out, int status, const char *request_id,
+                              bool keep_alive);
+int roost_http_response_add_header(struct roost_buf *out, const char *name, const char *value);
+int roost_http_response_finish(struct roost_buf *out, const char *content_type, const void *body,
+                               size_t len);
+
+/* A whole AWS-style error response (spec/aws-iot.md 0.4): header
+ * `x-amzn-ErrorType: <code>`, Content-Type application/json and the body
+ * {"message":"<message>","__type":"<code>"}, JSON-escaped (bytes that are
+ * not valid UTF-8 become U+FFFD). */
+int roost_http_write_aws_error(struct roost_buf *out, int status, const char *code,
+                               const char *message, const char *request_id, bool keep_alive);
+
+/* A fresh random request id (UUID v4 text, 36 chars + NUL) for
+ * x-amzn-RequestId. */
+int roost_http_request_id_new(char out[37]);
+
+/* ==== AWS Signature Version 4 (sigv4.c) =================================== */
+
+#define ROOST_SIGV4_MAX_SKEW_DEFAULT 900 /* seconds: AWS's 15 minutes */
+#define ROOST_SIGV4_AKID_MAX 128
+#define ROOST_SIGV4_SECRET_MAX 128
+
+/* Looks up the secret of an access key id. `session_token` is the
+ * X-Amz-Security-Token sent with the request (NULL when none), for stores
+ * that issue temporary credentials. Writes the NUL-terminated secret and
+ * returns 0; ROOST_ENOTFOUND for an unknown key (or a token that does not
+ * belong to it); any other negative code is an internal failure. */
+typedef int (*roost_sigv4_secret_fn)(void *ud, const char *access_key_id, const char *session_token,
+                                     char out_secret[ROOST_SIGV4_SECRET_MAX + 1]);
+
+struct roost_sigv4_params {
+    const char *const *services; /* signing names accepted, NULL-terminated, e.g.
+                                  * {"iot"}, {"iotdata","iotdevicegateway"}, {"iot-jobs-data"} */
+    roost_sigv4_secret_fn secret_fn;
+    void *secret_ud;
+    int64_t now;      /* wall clock, Unix seconds */
+    int64_t max_skew; /* seconds either side of `now`; 0 = 900 */
+};
+
+struct roost_sigv4_result {
+    /* success */
+    char access_key_id[ROOST_SIGV4_AKID_MAX + 1];
+    char region[64];                /* from the credential scope */
+    char service[64];               /* the signing name used */
+    int64_t signed_at;              /* X-Amz-Date (or Date), Unix seconds */
+    bool presigned;                 /* query-string form (X-Amz-Signature) */
+    struct roost_str session_token; /* X-Amz-Security-Token (header or query), may be
+                                     * empty; lives as long as the request and scratch */
+    /* failure (ROOST_EAUTH or an internal error) */
+    int status;             /* HTTP status to answer: 400, 403 or 500 */
+    const char *error_code; /* e.g. "InvalidSignatureException" (static) */
+    char message[512];      /* AWS's wording */
+};
+
+/* Verifies the SigV4 signature of a parsed request: the Authorization header
+ * form, or the presigned query form (X-Amz-Algorithm, X-Amz-Credential,
+ * X-Amz-Date, X-Amz-SignedHeaders, X-Amz-Signature, optional X-Amz-Expires
+ * and X-Amz-Security-Token). Pure; `scratch` holds temporaries.
+ *
+ * Returns 0 when the signature is good (out's success fields set), or
+ * ROOST_EAUTH with out->status/error_code/message set to what AWS answers:
+ *   403 MissingAuthenticationTokenException  no signature at all;
+ *   400 IncompleteSignatureException         malformed Authorization / scope;
+ *   403 UnrecognizedClientException          unknown access key;
+ *   403 InvalidSignatureException            wrong signature, wrong service,
+ *                                            clock skew or expiry.
+ * Another negative code (from secret_fn) means an internal failure (500). */
+int roost_sigv4_verify(const struct roost_http_request *req, const struct roost_sigv4_params *p,
+                       struct roost_arena *scratch, struct roost_sigv4_result *out);
+
+/* Signs a request the way botocore does (header form), for Roost's own
+ * clients and for tests: `req` must already carry every header named in
+ * `signed_headers` ("host;x-amz-date", lowercase, sorted, ';'-separated),
+ * including X-Amz-Date equal to `amz_date` ("20261122T101500Z"). Writes the
+ * Authorization header value, NUL-terminated, into the arena. */
+int roost_sigv4_sign(const struct roost_http_request *req, const char *signed_headers,
+                     const char *access_key_id, const char *secret, const char *region,
+                     const char *service, const char *amz_date, struct roost_arena *scratch,
+                     const char **out_authorization);
+
+#endif /* ROOST_API_H */
