@@ -99,6 +99,7 @@ struct roost_conn {
     uv_write_t wreq;
     void *state;
     const struct roost_conn_handler *handler; /* chosen at open */
+    const struct roost_conn_handler *upgrade_to; /* after a WebSocket upgrade */
     struct roost_peer peer;
     uint64_t created_ms;
     struct roost_loop *migrate_to;
@@ -121,6 +122,7 @@ static void conn_flush(struct roost_conn *c);
 static void conn_start_read(struct roost_conn *c);
 static void conn_do_close(struct roost_conn *c, int rc);
 static void conn_maybe_migrate(struct roost_conn *c);
+static int conn_finish_upgrade(struct roost_conn *c);
 
 /* ==== Posting work between loops ========================================= */
 
@@ -432,7 +434,12 @@ static const struct roost_conn_handler *conn_pick_handler(struct roost_conn *c, 
 static int conn_open_handler(struct roost_conn *c)
 {
     bool need_cert;
-    const struct roost_conn_handler *h = conn_pick_handler(c, &need_cert);
+    const struct roost_conn_handler *h = c->upgrade_to ? c->upgrade_to
+                                                       : conn_pick_handler(c, &need_cert);
+    if (c->upgrade_to) {
+        need_cert = false;
+        c->upgrade_to = NULL;
+    }
     if (need_cert && !c->peer.has_cert) {
         roost_log_info("net", "%s: ALPN %s needs a client certificate", c->peer.addr, c->peer.alpn);
         return ROOST_EAUTH;
@@ -455,6 +462,8 @@ static int conn_deliver(struct roost_conn *c)
     int rc = c->handler->data(c->state, c, &c->in);
     if (roost_buf_size(&c->in) == 0)
         roost_buf_trim(&c->in, 4096);
+    if (!rc && c->upgrade_to && !c->opened)
+        rc = conn_finish_upgrade(c);
     return rc;
 }
 
@@ -608,6 +617,55 @@ static void conn_start_read(struct roost_conn *c)
     int rc = uv_read_start((uv_stream_t *)c->tcp, on_alloc, on_read);
     if (rc)
         conn_do_close(c, rc);
+}
+
+int roost_conn_upgrade_websocket(struct roost_conn *c, const struct roost_conn_handler *h)
+{
+    if (c->ws || c->closing)
+        return ROOST_EINVAL;
+    int rc = net_ws_create(&c->ws);
+    if (rc)
+        return rc;
+    /* The request bytes become the WebSocket layer's input; the old
+     * protocol's state is closed now, the new one opens after the 101. */
+    rc = roost_buf_append(&c->wsin, roost_buf_head(&c->in), roost_buf_size(&c->in));
+    if (rc)
+        return rc;
+    roost_buf_clear(&c->in);
+    if (c->handler->closed)
+        c->handler->closed(c->state, 0);
+    c->state = NULL;
+    c->opened = false;
+    c->upgrade_to = h;
+    c->peer.transport = c->tls ? ROOST_TRANSPORT_WSS : ROOST_TRANSPORT_WS;
+    return 0;
+}
+
+/* After an upgrade: run the buffered handshake through the WebSocket layer. */
+static int conn_finish_upgrade(struct roost_conn *c)
+{
+    size_t used = 0;
+    struct net_ws_request req;
+    int rc = net_ws_feed(c->ws, roost_buf_head(&c->wsin), roost_buf_size(&c->wsin), &used, &c->in,
+                         &c->wsout, &req);
+    if (used)
+        roost_buf_consume(&c->wsin, used);
+    roost_conn_flush(c);
+    if (rc)
+        return rc;
+    if (net_ws_state(c->ws) == NET_WS_OPEN) {
+        const struct roost_conn_handler *h = c->upgrade_to;
+        c->upgrade_to = NULL;
+        c->handler = h;
+        c->opened = true;
+        c->state = h->open(h->ud, c);
+        if (!c->state) {
+            c->opened = false;
+            return ROOST_EAUTH;
+        }
+        return conn_deliver(c);
+    }
+    return 0;
 }
 
 /* ==== Migration between loops =========================================== */

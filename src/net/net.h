@@ -169,6 +169,11 @@ void roost_conn_close(struct roost_conn *c, bool flush_first);
 /* Moves the connection to loop `to` after the current callback returns.
  * Input already buffered goes along and is handed to `data` there. */
 void roost_conn_migrate(struct roost_conn *c, struct roost_loop *to);
+/* From inside `data`: the bytes still in `in` (an HTTP upgrade request the
+ * caller has authenticated and not consumed) are a WebSocket handshake; the
+ * connection becomes WebSocket, answered by the WebSocket layer, and speaks
+ * `h` from then on (its `open` runs once the upgrade is done). */
+int roost_conn_upgrade_websocket(struct roost_conn *c, const struct roost_conn_handler *h);
 /* Stops/resumes reading (back-pressure). */
 void roost_conn_pause(struct roost_conn *c, bool paused);
 
