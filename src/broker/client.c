@@ -9,9 +9,9 @@
 
 #include <stdio.h>
 
-/* Returned by handlers: stop reading this connection for now (it is moving
- * to another loop), without an error. */
-#define CLIENT_MIGRATING 1
+/* Returned by handlers: stop reading this connection for now (its CONNECT
+ * waits for the session's loop), without an error. */
+#define CLIENT_PAUSED 1
 
 static uint32_t server_max_packet(const struct roost_broker *b)
 {
@@ -257,6 +257,8 @@ static int handle_connect_on_home(struct client *c, const struct roost_mqtt_conn
     return 0;
 }
 
+static void defer_connect(struct client *c);
+
 static int handle_connect(struct client *c, const struct roost_mqtt_packet *pkt,
                           const uint8_t *raw, size_t raw_len)
 {
@@ -305,15 +307,53 @@ static int handle_connect(struct client *c, const struct roost_mqtt_packet *pkt,
             snprintf(c->assigned_id, 32, "roost-%s", hex);
         }
     }
+    /* The session is handled on its home loop, and only after that loop has
+     * read everything the kernel already holds: a DISCONNECT or PUBACK the
+     * previous connection of this client id sent before this one connected
+     * must be seen first. Reading stops until then. */
+    c->saved_connect = roost_xmemdup(raw, raw_len);
+    c->saved_connect_len = raw_len;
+    roost_conn_pause(c->conn, true);
     struct shard *home = broker__shard_for_client_id(b, c->assigned_id, strlen(c->assigned_id));
     if (home != c->shard) {
-        c->saved_connect = roost_xmemdup(raw, raw_len);
-        c->saved_connect_len = raw_len;
         client_unlink(c);
         roost_conn_migrate(c->conn, home->loop);
-        return CLIENT_MIGRATING;
+    } else {
+        defer_connect(c);
     }
-    return handle_connect_on_home(c, ck);
+    return CLIENT_PAUSED;
+}
+
+struct deferred_connect {
+    struct shard *sh;
+    uint64_t client_uid;
+};
+
+static void run_deferred_connect(void *arg)
+{
+    struct deferred_connect *d = arg;
+    struct client *c = roost_map_get(&d->sh->clients_by_uid, &d->client_uid, sizeof(d->client_uid));
+    roost_free(d);
+    if (!c || c->closing || !c->saved_connect)
+        return; /* gone meanwhile */
+    struct roost_mqtt_packet pkt;
+    uint8_t reason;
+    roost_arena_reset(&c->arena);
+    int n = roost_mqtt_decode(c->saved_connect, c->saved_connect_len, 0,
+                              server_max_packet(c->shard->broker), true, &pkt, &c->arena, &reason);
+    ROOST_ASSERT(n > 0); /* it decoded before */
+    handle_connect_on_home(c, &pkt.u.connect);
+    roost_free(c->saved_connect);
+    c->saved_connect = NULL;
+    roost_conn_pause(c->conn, false);
+}
+
+static void defer_connect(struct client *c)
+{
+    struct deferred_connect *d = roost_xmalloc(sizeof(*d));
+    d->sh = c->shard;
+    d->client_uid = c->uid;
+    roost_loop_defer(c->shard->loop, run_deferred_connect, d);
 }
 
 /* ==== PUBLISH and acknowledgements ======================================== */
@@ -729,7 +769,7 @@ static int client_data(void *state, struct roost_conn *conn, struct roost_buf *i
             break;
         if (used)
             roost_buf_consume(in, used);
-        if (rc == CLIENT_MIGRATING)
+        if (rc == CLIENT_PAUSED)
             return 0;
         if (rc < 0)
             return 0; /* already closing, with the right answer queued */
@@ -742,15 +782,7 @@ static void client_migrated(void *state, struct roost_conn *conn)
     struct client *c = state;
     struct shard *sh = roost_loop_user(roost_conn_loop(conn));
     client_link(sh, c);
-    struct roost_mqtt_packet pkt;
-    uint8_t reason;
-    roost_arena_reset(&c->arena);
-    int n = roost_mqtt_decode(c->saved_connect, c->saved_connect_len, 0,
-                              server_max_packet(sh->broker), true, &pkt, &c->arena, &reason);
-    ROOST_ASSERT(n > 0); /* it decoded before the move */
-    handle_connect_on_home(c, &pkt.u.connect);
-    roost_free(c->saved_connect);
-    c->saved_connect = NULL;
+    defer_connect(c);
 }
 
 /* Ends the client's hold on its session: the will (unless the client said

@@ -52,6 +52,9 @@ struct roost_loop {
     uv_thread_t thread;
     uv_async_t wakeup;
     uv_prepare_t flusher;
+    uv_check_t deferrer;
+    struct net_post *deferred;
+    size_t n_deferred, cap_deferred;
     uv_timer_t tick_timer;
     uv_timer_t sweep_timer;
     void (*tick_fn)(void *ud);
@@ -123,6 +126,7 @@ static void conn_start_read(struct roost_conn *c);
 static void conn_do_close(struct roost_conn *c, int rc);
 static void conn_maybe_migrate(struct roost_conn *c);
 static int conn_finish_upgrade(struct roost_conn *c);
+static int conn_deliver(struct roost_conn *c);
 
 /* ==== Posting work between loops ========================================= */
 
@@ -293,6 +297,24 @@ fail:
     conn_do_close(c, rc);
 }
 
+void roost_loop_defer(struct roost_loop *l, void (*fn)(void *arg), void *arg)
+{
+    if (l->n_deferred == l->cap_deferred) {
+        l->cap_deferred = l->cap_deferred ? l->cap_deferred * 2 : 16;
+        l->deferred = roost_xrealloc(l->deferred, l->cap_deferred * sizeof(*l->deferred));
+    }
+    l->deferred[l->n_deferred++] = (struct net_post){fn, arg};
+}
+
+static void on_check(uv_check_t *h)
+{
+    struct roost_loop *l = h->data;
+    /* Callbacks may defer more; those run in this pass too. */
+    for (size_t i = 0; i < l->n_deferred; i++)
+        l->deferred[i].fn(l->deferred[i].arg);
+    l->n_deferred = 0;
+}
+
 static void on_prepare(uv_prepare_t *h)
 {
     struct roost_loop *l = h->data;
@@ -398,10 +420,15 @@ void roost_conn_pause(struct roost_conn *c, bool paused)
     if (c->paused == paused || c->closing)
         return;
     c->paused = paused;
-    if (paused)
+    if (paused) {
         uv_read_stop((uv_stream_t *)c->tcp);
-    else
-        conn_start_read(c);
+        return;
+    }
+    conn_start_read(c);
+    int rc = conn_deliver(c);
+    if (rc && !c->closing)
+        roost_conn_close(c, true);
+    roost_conn_flush(c);
 }
 
 /* ==== Reading ============================================================ */
@@ -457,7 +484,7 @@ static int conn_open_handler(struct roost_conn *c)
 /* Feeds the handler whatever plaintext is buffered. */
 static int conn_deliver(struct roost_conn *c)
 {
-    if (!c->opened || !roost_buf_size(&c->in) || c->closing || c->migrating)
+    if (!c->opened || !roost_buf_size(&c->in) || c->closing || c->migrating || c->paused)
         return 0;
     int rc = c->handler->data(c->state, c, &c->in);
     if (roost_buf_size(&c->in) == 0)
@@ -696,7 +723,8 @@ static void conn_arrive(void *arg)
         c->handler->migrated(c->state, c);
     if (c->closing)
         return;
-    conn_start_read(c);
+    if (!c->paused)
+        conn_start_read(c);
     rc = conn_deliver(c);
     if (rc)
         roost_conn_close(c, true);
@@ -885,6 +913,9 @@ int roost_net_create(const struct roost_net_config *cfg, struct roost_net **out_
         uv_prepare_init(&l->uv, &l->flusher);
         l->flusher.data = l;
         uv_prepare_start(&l->flusher, on_prepare);
+        uv_check_init(&l->uv, &l->deferrer);
+        l->deferrer.data = l;
+        uv_check_start(&l->deferrer, on_check);
         uv_timer_init(&l->uv, &l->tick_timer);
         l->tick_timer.data = l;
         uv_timer_init(&l->uv, &l->sweep_timer);
@@ -1046,6 +1077,7 @@ static void loop_finish_stop(void *arg)
     close_handle_quiet((uv_handle_t *)&l->tick_timer);
     close_handle_quiet((uv_handle_t *)&l->sweep_timer);
     close_handle_quiet((uv_handle_t *)&l->flusher);
+    close_handle_quiet((uv_handle_t *)&l->deferrer);
     close_handle_quiet((uv_handle_t *)&l->wakeup);
 }
 
@@ -1103,8 +1135,10 @@ void roost_net_destroy(struct roost_net *net)
         close_handle_quiet((uv_handle_t *)&l->tick_timer);
         close_handle_quiet((uv_handle_t *)&l->sweep_timer);
         close_handle_quiet((uv_handle_t *)&l->flusher);
+        close_handle_quiet((uv_handle_t *)&l->deferrer);
         close_handle_quiet((uv_handle_t *)&l->wakeup);
         uv_run(&l->uv, UV_RUN_DEFAULT);
+        roost_free(l->deferred);
         uv_loop_close(&l->uv);
         pthread_mutex_destroy(&l->post_lock);
         roost_free(l->posts);

@@ -151,6 +151,9 @@ void roost_loop_set_tick(struct roost_loop *l, uint32_t period_ms, void (*fn)(vo
 /* Calls fn(ud) once per loop iteration, before output is flushed (for
  * batching work queued during the iteration). Set before roost_net_start. */
 void roost_loop_set_before_flush(struct roost_loop *l, void (*fn)(void *ud), void *ud);
+/* Runs fn(arg) on this loop after the current poll phase, i.e. after every
+ * I/O event the kernel had already reported. Loop thread only. */
+void roost_loop_defer(struct roost_loop *l, void (*fn)(void *arg), void *arg);
 /* Per-loop pointer for the layer above (the broker's shard). */
 void roost_loop_set_user(struct roost_loop *l, void *user);
 void *roost_loop_user(const struct roost_loop *l);
@@ -174,7 +177,8 @@ void roost_conn_migrate(struct roost_conn *c, struct roost_loop *to);
  * connection becomes WebSocket, answered by the WebSocket layer, and speaks
  * `h` from then on (its `open` runs once the upgrade is done). */
 int roost_conn_upgrade_websocket(struct roost_conn *c, const struct roost_conn_handler *h);
-/* Stops/resumes reading (back-pressure). */
+/* Stops/resumes reading (back-pressure). Resuming also hands the handler
+ * any input that was already buffered. */
 void roost_conn_pause(struct roost_conn *c, bool paused);
 
 /* Process-wide counters (atomic), for /metrics and logs. */
