@@ -102,6 +102,16 @@ struct session {
     uint64_t will_at_ms;      /* monotonic */
     bool stored;              /* a session row exists in the store */
     struct session *next_offline, *prev_offline; /* shard's offline list */
+    /* Back-pressure: set while the pending queue is past its high watermark
+     * with the client online; publishers that hit it pause until it drains. */
+    atomic_bool congested;
+    struct congestion_waiter *waiters; /* home thread only */
+    size_t n_waiters, cap_waiters;
+};
+
+struct congestion_waiter {
+    struct shard *sh;         /* the publisher's shard */
+    uint64_t client_uid;
 };
 
 /* ==== Clients ============================================================ */
@@ -140,8 +150,10 @@ struct client {
     struct pending_ack *acks;
     size_t acks_head, acks_count, acks_cap;
     struct client *next, *prev;
+    bool congestion_paused;   /* reading paused until a congested session drains */
+    uint64_t paused_at_ms;
     struct roost_arena arena;
-    uint8_t arena_inline[1024];
+    uint8_t arena_inline[256];
 };
 
 /* ==== Subscription tree replica ========================================== */
@@ -257,6 +269,9 @@ void broker__session_store_put(struct session *s);
 void broker__session_tick(struct shard *sh, uint64_t now_ms);
 int broker__session_send_publish(struct session *s, const struct delivery *d, bool dup);
 void broker__session_attach_online(struct session *s);
+/* Back-pressure (session.c): a publisher waits for `s` to drain. */
+void broker__session_wait_drain(struct session *s, struct shard *publisher_shard,
+                                uint64_t client_uid);
 
 /* route.c */
 /* Routes a message from shard `sh`. If `on_durable` is set and the message
@@ -266,7 +281,7 @@ void broker__session_attach_online(struct session *s);
 typedef void (*durable_fn)(struct shard *sh, uint64_t client_uid, uint16_t packet_id,
                            uint8_t ack_type);
 bool broker__route(struct shard *sh, struct roost_msg *msg, uint64_t client_uid,
-                   uint16_t packet_id, uint8_t ack_type);
+                   uint16_t packet_id, uint8_t ack_type, struct session **out_congested);
 void broker__flush_batches(void *shard);
 void broker__retain_set(struct roost_broker *b, struct roost_msg *msg, bool *out_store_write);
 void broker__retain_deliver(struct shard *sh, struct session *s, const char *filter,
@@ -284,5 +299,6 @@ void broker__client_send_ack_ready(struct shard *sh, uint64_t client_uid, uint16
 void broker__client_kick(struct client *c, uint8_t reason);
 void broker__client_handler_init(struct roost_broker *b, struct roost_conn_handler *h);
 void broker__clients_tick(struct shard *sh, uint64_t now);
+void broker__client_resume(struct shard *sh, uint64_t client_uid);
 
 #endif /* ROOST_BROKER_INT_H */

@@ -457,7 +457,9 @@ static int handle_publish(struct client *c, struct roost_mqtt_publish *p)
     m->origin = s->uid;
 
     uint8_t ack_type = p->qos == 2 ? ROOST_MQTT_PUBREC : ROOST_MQTT_PUBACK;
-    bool deferred = broker__route(c->shard, m, c->uid, p->qos ? p->packet_id : 0, ack_type);
+    struct session *congested = NULL;
+    bool deferred = broker__route(c->shard, m, c->uid, p->qos ? p->packet_id : 0, ack_type,
+                                  &congested);
     broker__msg_unref(&m);
     if (p->qos == 1) {
         c->inbound_unacked++;
@@ -466,7 +468,26 @@ static int handle_publish(struct client *c, struct roost_mqtt_publish *p)
         qos2_in_add(s, p->packet_id);
         acks_push(c, p->packet_id, ROOST_MQTT_PUBREC, 0, !deferred);
     }
+    if (congested) {
+        /* A subscriber cannot keep up: stop reading this publisher (TCP pushes
+         * back to it) until that session drains, for at most a second. */
+        broker__session_wait_drain(congested, c->shard, c->uid);
+        broker__session_unref(&congested);
+        c->congestion_paused = true;
+        c->paused_at_ms = roost_now_ms();
+        roost_conn_pause(c->conn, true);
+        return CLIENT_PAUSED;
+    }
     return 0;
+}
+
+void broker__client_resume(struct shard *sh, uint64_t client_uid)
+{
+    struct client *c = roost_map_get(&sh->clients_by_uid, &client_uid, sizeof(client_uid));
+    if (!c || !c->congestion_paused || c->closing)
+        return;
+    c->congestion_paused = false;
+    roost_conn_pause(c->conn, false);
 }
 
 static int handle_ack(struct client *c, const struct roost_mqtt_packet *pkt)
@@ -805,7 +826,7 @@ static void client_detach(struct client *c, int rc)
             c->will = NULL;
             s->will_at_ms = roost_now_ms() + (uint64_t)c->will_delay * 1000;
         } else {
-            broker__route(sh, c->will, 0, 0, 0);
+            broker__route(sh, c->will, 0, 0, 0, NULL);
         }
     }
     broker__msg_unref(&c->will);
@@ -868,6 +889,10 @@ void broker__clients_tick(struct shard *sh, uint64_t now)
             }
             continue;
         }
+        if (c->congestion_paused && now - c->paused_at_ms > 1000)
+            broker__client_resume(sh, c->uid); /* a stalled subscriber cannot hold it longer */
+        else if (c->congestion_paused)
+            c->last_rx_ms = now; /* not reading is our choice, not the client's silence */
         if (c->keep_alive && now - c->last_rx_ms > (uint64_t)c->keep_alive * 1500) {
             roost_log_info("broker", "%s: keep-alive expired", c->assigned_id);
             broker__client_kick(c, ROOST_RC_KEEP_ALIVE_TIMEOUT);

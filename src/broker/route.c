@@ -19,6 +19,7 @@ struct route_ctx {
     size_t n_rows, cap_rows;
     size_t id_bytes;          /* total client-id bytes referenced by rows */
     uint64_t matched;
+    struct session *congested; /* first congested QoS 1/2 target (a reference) */
 };
 
 static void batch_push(struct shard *sh, struct session *s, struct roost_msg *msg, uint8_t qos,
@@ -60,6 +61,11 @@ static void on_match(struct match_sink *sink, const struct sub_entry *e, bool sh
         stored = true;
     }
     rc->matched++;
+    if (qos > 0 && !rc->congested &&
+        atomic_load_explicit(&s->congested, memory_order_relaxed)) {
+        roost_ref_get(&s->ref);
+        rc->congested = s;
+    }
     if (stored && !msg->id)
         msg->id = atomic_fetch_add(&rc->sh->broker->next_msg_id, 1);
     if (s->home == rc->sh)
@@ -133,7 +139,7 @@ static struct durable_ack *durable_op_new(struct shard *sh, struct roost_msg *ms
 }
 
 bool broker__route(struct shard *sh, struct roost_msg *msg, uint64_t client_uid,
-                   uint16_t packet_id, uint8_t ack_type)
+                   uint16_t packet_id, uint8_t ack_type, struct session **out_congested)
 {
     struct roost_broker *b = sh->broker;
     struct route_ctx rc = {.sink = {on_match}, .sh = sh, .msg = msg};
@@ -143,6 +149,10 @@ bool broker__route(struct shard *sh, struct roost_msg *msg, uint64_t client_uid,
     if (msg->retain)
         broker__retain_set(b, msg, &retain_write);
     broker__tree_match(&sh->tree, msg->topic, msg->topic_len, &rc.sink);
+    if (out_congested)
+        *out_congested = rc.congested;
+    else
+        broker__session_unref(&rc.congested);
 
     struct durable_ack *last = NULL;
     if (rc.n_rows) {

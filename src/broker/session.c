@@ -111,6 +111,9 @@ static void delivery_finish(struct session *s, struct delivery *d)
 
 /* ==== Lifetime ============================================================ */
 
+static void uncongest(struct session *s);
+static void check_congestion(struct session *s);
+
 struct session *broker__session_create(struct shard *sh, const char *client_id, size_t len)
 {
     struct session *s = roost_xcalloc(1, sizeof(*s));
@@ -160,7 +163,7 @@ static void publish_will(struct shard *sh, struct roost_msg **will)
 {
     if (!*will)
         return;
-    broker__route(sh, *will, 0, 0, 0);
+    broker__route(sh, *will, 0, 0, 0, NULL);
     broker__msg_unref(will);
 }
 
@@ -170,6 +173,10 @@ void broker__session_destroy(struct session *s)
     struct roost_broker *b = sh->broker;
     atomic_store(&s->dead, true);
     atomic_store(&s->online, false);
+    uncongest(s);
+    roost_free(s->waiters);
+    s->waiters = NULL;
+    s->cap_waiters = 0;
     offline_unlink(s);
     if (s->will && !atomic_load(&b->shutting_down))
         publish_will(sh, &s->will);
@@ -331,6 +338,83 @@ void broker__session_pump(struct session *s)
         }
         dq_push(&s->inflight, d);
     }
+    check_congestion(s);
+}
+
+/* ==== Back-pressure ======================================================= */
+
+struct waiter_post {
+    struct session *session;  /* a reference */
+    struct shard *sh;
+    uint64_t client_uid;
+};
+
+static void resume_on_publisher_loop(void *arg)
+{
+    struct waiter_post *w = arg;
+    broker__client_resume(w->sh, w->client_uid);
+    roost_free(w);
+}
+
+static void post_resume(struct shard *sh, uint64_t client_uid)
+{
+    struct waiter_post *w = roost_xcalloc(1, sizeof(*w));
+    w->sh = sh;
+    w->client_uid = client_uid;
+    roost_loop_post(sh->loop, resume_on_publisher_loop, w);
+}
+
+/* Clears congestion and lets every waiting publisher read again. */
+static void uncongest(struct session *s)
+{
+    if (!atomic_load_explicit(&s->congested, memory_order_relaxed))
+        return;
+    atomic_store(&s->congested, false);
+    for (size_t i = 0; i < s->n_waiters; i++)
+        post_resume(s->waiters[i].sh, s->waiters[i].client_uid);
+    s->n_waiters = 0;
+}
+
+static void wait_on_home_loop(void *arg)
+{
+    struct waiter_post *w = arg;
+    struct session *s = w->session;
+    if (atomic_load(&s->congested) && !atomic_load(&s->dead)) {
+        if (s->n_waiters == s->cap_waiters) {
+            s->cap_waiters = s->cap_waiters ? s->cap_waiters * 2 : 4;
+            s->waiters = roost_xrealloc(s->waiters, s->cap_waiters * sizeof(*s->waiters));
+        }
+        s->waiters[s->n_waiters++] = (struct congestion_waiter){w->sh, w->client_uid};
+    } else {
+        post_resume(w->sh, w->client_uid); /* drained meanwhile */
+    }
+    broker__session_unref(&w->session);
+    roost_free(w);
+}
+
+void broker__session_wait_drain(struct session *s, struct shard *publisher_shard,
+                                uint64_t client_uid)
+{
+    struct waiter_post *w = roost_xcalloc(1, sizeof(*w));
+    roost_ref_get(&s->ref);
+    w->session = s;
+    w->sh = publisher_shard;
+    w->client_uid = client_uid;
+    roost_loop_post(s->home->loop, wait_on_home_loop, w);
+}
+
+static void check_congestion(struct session *s)
+{
+    uint32_t limit = s->home->broker->cfg.max_queued;
+    size_t high = limit ? limit / 2 : 50000, low = high / 2;
+    if (!s->client) {
+        uncongest(s); /* offline sessions drop oldest instead (max_queued) */
+        return;
+    }
+    if (s->pending.count >= high)
+        atomic_store_explicit(&s->congested, true, memory_order_relaxed);
+    else if (s->pending.count < low)
+        uncongest(s);
 }
 
 static void enqueue_bounded(struct session *s, struct delivery d)
@@ -343,6 +427,8 @@ static void enqueue_bounded(struct session *s, struct delivery d)
         delivery_finish(s, &old);
     }
     dq_push(&s->pending, d);
+    if (s->client)
+        check_congestion(s);
 }
 
 void broker__session_deliver(struct session *s, struct roost_msg *msg, uint8_t qos,
@@ -424,6 +510,7 @@ void broker__session_went_offline(struct session *s)
     struct shard *sh = s->home;
     s->client = NULL;
     atomic_store(&s->online, false);
+    uncongest(s);
     if (!atomic_load(&s->persistent) || s->expiry_interval == 0) {
         broker__session_destroy(s);
         return;

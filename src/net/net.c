@@ -105,6 +105,7 @@ struct roost_conn {
     const struct roost_conn_handler *upgrade_to; /* after a WebSocket upgrade */
     struct roost_peer peer;
     uint64_t created_ms;
+    uint64_t last_io_ms;              /* last read or write, for the idle trim */
     struct roost_loop *migrate_to;
     struct roost_conn *next, *prev;   /* loop->conns */
     struct roost_conn *dirty_next;
@@ -604,6 +605,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     atomic_fetch_add(&l->net->bytes_in, (uint64_t)nread);
+    c->last_io_ms = uv_now(&l->uv);
     const uint8_t *p = (const uint8_t *)buf->base;
     size_t n = (size_t)nread;
 
@@ -827,14 +829,29 @@ static void on_connection(uv_stream_t *server, int status)
     conn_start_read(c);
 }
 
-/* Handshake deadline: connections whose transport never opened. */
+/* An idle connection keeps no empty buffers: at 10,000 idle devices the
+ * few KiB each would otherwise hold add up to more than its TLS state. */
+static void conn_trim_idle(struct roost_conn *c)
+{
+    struct roost_buf *bufs[] = {&c->in, &c->out, &c->wsout, &c->wire, &c->wsin};
+    for (size_t i = 0; i < ROOST_ARRAY_LEN(bufs); i++)
+        roost_buf_trim(bufs[i], 0);
+    if (!c->writing)
+        roost_buf_trim(&c->wire_busy, 0);
+}
+
+/* Handshake deadline for connections whose transport never opened, and the
+ * idle trim for the others. */
 static void on_sweep(uv_timer_t *t)
 {
     struct roost_loop *l = t->data;
     uint64_t now = roost_now_ms();
+    uint64_t loop_now = uv_now(&l->uv);
     uint32_t limit = l->net->cfg.handshake_timeout_ms;
     for (struct roost_conn *c = l->conns, *next; c; c = next) {
         next = c->next;
+        if (c->opened && loop_now - c->last_io_ms > 1000)
+            conn_trim_idle(c);
         if (!c->opened && !c->closing && limit && now - c->created_ms > limit) {
             roost_log_debug("net", "%s: handshake timeout", c->peer.addr);
             conn_do_close(c, -ETIMEDOUT);
