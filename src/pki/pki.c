@@ -8,8 +8,11 @@
  * never replaced once it exists: devices trust it. The server certificate is
  * re-issued, with its existing key, when it no longer covers the requested
  * names, is not signed by the root, or expires within 30 days.
+ *
+ * The OpenSSL error helper, serials and extension builder here are shared
+ * with issue.c, inspect.c and verify.c through pki_int.h.
  */
-#include "pki/pki.h"
+#include "pki/pki_int.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -33,7 +36,7 @@
 
 /* Logs the OpenSSL error behind a failed step once and empties the queue, so
  * the error cannot be mistaken for a later one on the same thread. */
-static int ossl_fail(const char *what, int rc)
+int pki__ossl_fail(const char *what, int rc)
 {
     char text[256] = "no OpenSSL error queued";
     unsigned long e = ERR_peek_error();
@@ -145,11 +148,11 @@ static int load_cert(const char *path, X509 **out_cert)
 {
     BIO *bio = BIO_new_file(path, "r");
     if (!bio)
-        return ossl_fail(path, ROOST_ECONFIG);
+        return pki__ossl_fail(path, ROOST_ECONFIG);
     X509 *cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
     BIO_free(bio);
     if (!cert)
-        return ossl_fail(path, ROOST_ECONFIG);
+        return pki__ossl_fail(path, ROOST_ECONFIG);
     *out_cert = cert;
     return 0;
 }
@@ -158,11 +161,11 @@ static int load_key(const char *path, EVP_PKEY **out_key)
 {
     BIO *bio = BIO_new_file(path, "r");
     if (!bio)
-        return ossl_fail(path, ROOST_ECONFIG);
+        return pki__ossl_fail(path, ROOST_ECONFIG);
     EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
     BIO_free(bio);
     if (!key)
-        return ossl_fail(path, ROOST_ECONFIG);
+        return pki__ossl_fail(path, ROOST_ECONFIG);
     *out_key = key;
     return 0;
 }
@@ -174,11 +177,11 @@ static int save_pem(const char *path, X509 *cert, EVP_PKEY *key)
     int rc = 0;
     BIO *bio = BIO_new(BIO_s_mem());
     if (!bio)
-        return ossl_fail("BIO_new", ROOST_ENOMEM);
+        return pki__ossl_fail("BIO_new", ROOST_ENOMEM);
     int ok = key ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
                  : PEM_write_bio_X509(bio, cert);
     if (!ok) {
-        rc = ossl_fail("PEM encoding", ROOST_ETLS);
+        rc = pki__ossl_fail("PEM encoding", ROOST_ETLS);
         goto out;
     }
     char *data = NULL;
@@ -193,18 +196,18 @@ out:
 
 /* ==== Building certificates ============================================== */
 
-static int add_ext(X509 *cert, X509V3_CTX *v3, int nid, const char *value)
+int pki__add_ext(X509 *cert, X509V3_CTX *v3, int nid, const char *value)
 {
     X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
     if (!ext)
-        return ossl_fail(value, ROOST_ETLS);
+        return pki__ossl_fail(value, ROOST_ETLS);
     int ok = X509_add_ext(cert, ext, -1);
     X509_EXTENSION_free(ext);
-    return ok ? 0 : ossl_fail("X509_add_ext", ROOST_ETLS);
+    return ok ? 0 : pki__ossl_fail("X509_add_ext", ROOST_ETLS);
 }
 
 /* A random positive 128-bit serial (RFC 5280 allows up to 20 octets). */
-static int set_random_serial(X509 *cert)
+int pki__random_serial(X509 *cert)
 {
     uint8_t raw[16];
     int rc = roost_random_bytes(raw, sizeof(raw));
@@ -214,14 +217,14 @@ static int set_random_serial(X509 *cert)
     raw[0] |= 0x01; /* never zero, never negative */
     BIGNUM *bn = BN_bin2bn(raw, sizeof(raw), NULL);
     if (!bn)
-        return ossl_fail("BN_bin2bn", ROOST_ENOMEM);
+        return pki__ossl_fail("BN_bin2bn", ROOST_ENOMEM);
     ASN1_INTEGER *serial = BN_to_ASN1_INTEGER(bn, NULL);
     BN_free(bn);
     if (!serial)
-        return ossl_fail("BN_to_ASN1_INTEGER", ROOST_ENOMEM);
+        return pki__ossl_fail("BN_to_ASN1_INTEGER", ROOST_ENOMEM);
     int ok = X509_set_serialNumber(cert, serial);
     ASN1_INTEGER_free(serial);
-    return ok ? 0 : ossl_fail("X509_set_serialNumber", ROOST_ETLS);
+    return ok ? 0 : pki__ossl_fail("X509_set_serialNumber", ROOST_ETLS);
 }
 
 /* The parts every certificate we make shares: v3, serial, validity from a
@@ -229,20 +232,20 @@ static int set_random_serial(X509 *cert)
  * O, public key. */
 static int cert_skeleton(X509 *cert, EVP_PKEY *key, const char *cn, long days)
 {
-    int rc = set_random_serial(cert);
+    int rc = pki__random_serial(cert);
     if (rc)
         return rc;
     if (!X509_set_version(cert, X509_VERSION_3) ||
         !X509_time_adj_ex(X509_getm_notBefore(cert), 0, -60, NULL) ||
         !X509_time_adj_ex(X509_getm_notAfter(cert), (int)days, 0, NULL) ||
         !X509_set_pubkey(cert, key))
-        return ossl_fail("certificate fields", ROOST_ETLS);
+        return pki__ossl_fail("certificate fields", ROOST_ETLS);
     X509_NAME *name = X509_get_subject_name(cert);
     if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"Roost", -1,
                                     -1, 0) ||
         !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
                                     0))
-        return ossl_fail("subject name", ROOST_ETLS);
+        return pki__ossl_fail("subject name", ROOST_ETLS);
     return 0;
 }
 
@@ -252,10 +255,10 @@ static int make_root(X509 **out_cert, EVP_PKEY **out_key)
     X509 *cert = NULL;
     EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     if (!key)
-        return ossl_fail("EC P-256 key generation", ROOST_ETLS);
+        return pki__ossl_fail("EC P-256 key generation", ROOST_ETLS);
     cert = X509_new();
     if (!cert) {
-        rc = ossl_fail("X509_new", ROOST_ENOMEM);
+        rc = pki__ossl_fail("X509_new", ROOST_ENOMEM);
         goto out;
     }
     /* The random suffix keeps two installations' roots apart in trust
@@ -271,22 +274,22 @@ static int make_root(X509 **out_cert, EVP_PKEY **out_key)
     if (rc)
         goto out;
     if (!X509_set_issuer_name(cert, X509_get_subject_name(cert))) {
-        rc = ossl_fail("issuer name", ROOST_ETLS);
+        rc = pki__ossl_fail("issuer name", ROOST_ETLS);
         goto out;
     }
     X509V3_CTX v3;
     X509V3_set_ctx(&v3, cert, cert, NULL, NULL, 0);
-    rc = add_ext(cert, &v3, NID_basic_constraints, "critical,CA:TRUE");
+    rc = pki__add_ext(cert, &v3, NID_basic_constraints, "critical,CA:TRUE");
     if (!rc)
-        rc = add_ext(cert, &v3, NID_key_usage, "critical,keyCertSign,cRLSign");
+        rc = pki__add_ext(cert, &v3, NID_key_usage, "critical,keyCertSign,cRLSign");
     if (!rc)
-        rc = add_ext(cert, &v3, NID_subject_key_identifier, "hash");
+        rc = pki__add_ext(cert, &v3, NID_subject_key_identifier, "hash");
     if (!rc)
-        rc = add_ext(cert, &v3, NID_authority_key_identifier, "keyid:always");
+        rc = pki__add_ext(cert, &v3, NID_authority_key_identifier, "keyid:always");
     if (rc)
         goto out;
     if (!X509_sign(cert, key, EVP_sha256())) {
-        rc = ossl_fail("signing the root CA", ROOST_ETLS);
+        rc = pki__ossl_fail("signing the root CA", ROOST_ETLS);
         goto out;
     }
     *out_cert = cert;
@@ -402,7 +405,7 @@ static int add_san_ext(X509 *cert, const struct san *sans, size_t n)
     int rc = 0;
     GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
     if (!names)
-        return ossl_fail("SAN list", ROOST_ENOMEM);
+        return pki__ossl_fail("SAN list", ROOST_ENOMEM);
     /* Built from typed values rather than an "DNS:a,IP:b" config string, so
      * a configured name can never inject another entry. */
     for (size_t i = 0; i < n; i++) {
@@ -411,18 +414,18 @@ static int add_san_ext(X509 *cert, const struct san *sans, size_t n)
         if (!gn || !s || !ASN1_STRING_set(s, sans[i].v, (int)sans[i].len)) {
             GENERAL_NAME_free(gn);
             ASN1_STRING_free(s);
-            rc = ossl_fail("SAN entry", ROOST_ENOMEM);
+            rc = pki__ossl_fail("SAN entry", ROOST_ENOMEM);
             goto out;
         }
         GENERAL_NAME_set0_value(gn, sans[i].is_ip ? GEN_IPADD : GEN_DNS, s);
         if (!sk_GENERAL_NAME_push(names, gn)) {
             GENERAL_NAME_free(gn);
-            rc = ossl_fail("SAN entry", ROOST_ENOMEM);
+            rc = pki__ossl_fail("SAN entry", ROOST_ENOMEM);
             goto out;
         }
     }
     if (!X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0, X509V3_ADD_DEFAULT))
-        rc = ossl_fail("subjectAltName", ROOST_ETLS);
+        rc = pki__ossl_fail("subjectAltName", ROOST_ETLS);
 out:
     GENERAL_NAMES_free(names);
     return rc;
@@ -434,7 +437,7 @@ static int make_server(X509 *root, EVP_PKEY *root_key, EVP_PKEY *key, const stru
     int rc = 0;
     X509 *cert = X509_new();
     if (!cert)
-        return ossl_fail("X509_new", ROOST_ENOMEM);
+        return pki__ossl_fail("X509_new", ROOST_ENOMEM);
     /* CN is informational for TLS clients (they match SANs); use the first
      * DNS name that was configured, else localhost. */
     char cn[64] = "localhost";
@@ -449,26 +452,26 @@ static int make_server(X509 *root, EVP_PKEY *root_key, EVP_PKEY *key, const stru
     if (rc)
         goto out;
     if (!X509_set_issuer_name(cert, X509_get_subject_name(root))) {
-        rc = ossl_fail("issuer name", ROOST_ETLS);
+        rc = pki__ossl_fail("issuer name", ROOST_ETLS);
         goto out;
     }
     X509V3_CTX v3;
     X509V3_set_ctx(&v3, root, cert, NULL, NULL, 0);
-    rc = add_ext(cert, &v3, NID_basic_constraints, "critical,CA:FALSE");
+    rc = pki__add_ext(cert, &v3, NID_basic_constraints, "critical,CA:FALSE");
     if (!rc)
-        rc = add_ext(cert, &v3, NID_key_usage, "critical,digitalSignature");
+        rc = pki__add_ext(cert, &v3, NID_key_usage, "critical,digitalSignature");
     if (!rc)
-        rc = add_ext(cert, &v3, NID_ext_key_usage, "serverAuth");
+        rc = pki__add_ext(cert, &v3, NID_ext_key_usage, "serverAuth");
     if (!rc)
-        rc = add_ext(cert, &v3, NID_subject_key_identifier, "hash");
+        rc = pki__add_ext(cert, &v3, NID_subject_key_identifier, "hash");
     if (!rc)
-        rc = add_ext(cert, &v3, NID_authority_key_identifier, "keyid:always");
+        rc = pki__add_ext(cert, &v3, NID_authority_key_identifier, "keyid:always");
     if (!rc)
         rc = add_san_ext(cert, sans, n_sans);
     if (rc)
         goto out;
     if (!X509_sign(cert, root_key, EVP_sha256())) {
-        rc = ossl_fail("signing the server certificate", ROOST_ETLS);
+        rc = pki__ossl_fail("signing the server certificate", ROOST_ETLS);
         goto out;
     }
     *out_cert = cert;
@@ -586,14 +589,14 @@ int roost_pki_bootstrap(const char *pki_dir, const char *const *hostnames, size_
         if (rc)
             goto out;
         if (X509_check_private_key(root, root_key) != 1) {
-            rc = ossl_fail("root CA key does not match its certificate", ROOST_ECONFIG);
+            rc = pki__ossl_fail("root CA key does not match its certificate", ROOST_ECONFIG);
             goto out;
         }
     }
     if (!server_key) {
         server_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
         if (!server_key) {
-            rc = ossl_fail("EC P-256 key generation", ROOST_ETLS);
+            rc = pki__ossl_fail("EC P-256 key generation", ROOST_ETLS);
             goto out;
         }
         rc = save_pem(server_key_path, NULL, server_key);
@@ -627,8 +630,8 @@ int roost_pki_cert_id_from_pem(const char *pem, size_t len, char out_id[65])
         return ROOST_ETOOBIG;
     BIO *bio = BIO_new_mem_buf(pem, (int)len);
     if (!bio)
-        return ossl_fail("BIO_new_mem_buf", ROOST_ENOMEM);
-    cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        return pki__ossl_fail("BIO_new_mem_buf", ROOST_ENOMEM);
+    cert = PEM_read_bio_X509(bio, NULL, pki__no_password, NULL);
     if (!cert) {
         ERR_clear_error();
         rc = ROOST_EMALFORMED;
@@ -638,7 +641,7 @@ int roost_pki_cert_id_from_pem(const char *pem, size_t len, char out_id[65])
     uint8_t md[32];
     unsigned md_len = 0;
     if (der_len <= 0 || !EVP_Digest(der, (size_t)der_len, md, &md_len, EVP_sha256(), NULL)) {
-        rc = ossl_fail("certificate digest", ROOST_ETLS);
+        rc = pki__ossl_fail("certificate digest", ROOST_ETLS);
         goto out;
     }
     roost_hex_encode(md, sizeof(md), out_id);

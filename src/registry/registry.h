@@ -49,8 +49,14 @@ struct roost_registry_effects {
 struct roost_api_call {
     /* ---- input ---- */
     const struct roost_registry_op *op;
-    const char *labels[ROOST_API_MAX_LABELS]; /* decoded path labels, pattern order */
-    json_t *query;                 /* object: decoded query parameters (string values) */
+    const char *labels[ROOST_API_MAX_LABELS]; /* decoded path labels, pattern order; heap
+                                      copies owned by the call (roost_registry_route makes
+                                      them, roost_api_call_cleanup frees them: a call built
+                                      by hand sets them with roost_xstrdup) */
+    json_t *query;                 /* object: decoded query parameters (string values).
+                                      Modeled request headers go here too, under their
+                                      lowercase name: "x-amzn-principal" (Attach/Detach
+                                      ThingPrincipal, ListPrincipalThings) */
     json_t *body;                  /* parsed JSON body (object), or NULL when empty */
     const char *raw_body;          /* the body as received */
     size_t raw_body_len;
@@ -128,6 +134,9 @@ enum roost_cert_status roost_registry_cert_status(struct roost_registry *reg, co
  * own CA, concatenated (for the TLS trust store), and a generation number
  * that changes whenever the set changes. Caller frees *out_pem. */
 uint64_t roost_registry_trusted_cas(struct roost_registry *reg, char **out_pem);
+/* Thread-safe: is `ca_id` (SHA-256 of a CA certificate's DER) Roost's own
+ * CA or a registered CA certificate that is ACTIVE? */
+bool roost_registry_ca_active(struct roost_registry *reg, const char *ca_id);
 /* Thread-safe: thing names attached to a certificate (for the connection's
  * identity), at most `cap`, returns how many. */
 size_t roost_registry_cert_things(struct roost_registry *reg, const char *cert_id,

@@ -5,11 +5,7 @@
  * DIR/ports.json, prints "roostd ready ..." and serves until SIGTERM/SIGINT,
  * which stop it cleanly (sessions and retained messages kept).
  */
-#include "broker/broker.h"
-#include "common/common.h"
-#include "net/net.h"
-#include "pki/pki.h"
-#include "store/store.h"
+#include "roostd.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -32,6 +28,10 @@ struct roostd_config {
     int ws_plain_port;
     unsigned threads;
     enum roost_log_level log_level;
+    char region[32];
+    char account_id[16];
+    char endpoint_host[256];      /* DescribeEndpoint answer; "" = localhost:<https port> */
+    bool allow_unregistered_certs;
     char *hostnames[MAX_HOSTNAMES];
     size_t n_hostnames;
     struct roost_broker_config broker;
@@ -56,7 +56,9 @@ static void usage(FILE *f)
             "settings as `key = value` (mqtt_port = 8883) plus the broker limits:\n"
             "max_payload, max_client_id, max_topic, max_inflight, max_queued,\n"
             "receive_maximum, topic_alias_maximum, connect_timeout, session_expiry_default,\n"
-            "session_expiry_max, keepalive_max.\n");
+            "session_expiry_max, keepalive_max; and region, account_id (for ARNs),\n"
+            "endpoint_host (DescribeEndpoint), allow_unregistered_certs (development:\n"
+            "accept any certificate of a trusted CA without registering it).\n");
 }
 
 /* ==== Settings ============================================================= */
@@ -123,6 +125,31 @@ static int apply_setting(void *ud, const char *key, const char *value)
             rc = add_hostname(cfg, t);
         roost_free(copy);
         return rc;
+    }
+    if (strcmp(key, "region") == 0) {
+        size_t n = strlen(value);
+        if (n == 0 || n >= sizeof(cfg->region) || strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+            return ROOST_ECONFIG;
+        snprintf(cfg->region, sizeof(cfg->region), "%s", value);
+        return 0;
+    }
+    if (strcmp(key, "account_id") == 0) {
+        if (strlen(value) != 12 || strspn(value, "0123456789") != 12)
+            return ROOST_ECONFIG;
+        snprintf(cfg->account_id, sizeof(cfg->account_id), "%s", value);
+        return 0;
+    }
+    if (strcmp(key, "endpoint_host") == 0) {
+        if (!*value || strlen(value) >= sizeof(cfg->endpoint_host))
+            return ROOST_ECONFIG;
+        snprintf(cfg->endpoint_host, sizeof(cfg->endpoint_host), "%s", value);
+        return 0;
+    }
+    if (strcmp(key, "allow_unregistered_certs") == 0) {
+        if (strcmp(value, "true") && strcmp(value, "false"))
+            return ROOST_ECONFIG;
+        cfg->allow_unregistered_certs = strcmp(value, "true") == 0;
+        return 0;
     }
     if (strcmp(key, "log_level") == 0)
         return roost_log_level_parse(value, &cfg->log_level) ? ROOST_ECONFIG : 0;
@@ -278,6 +305,8 @@ static int build_config(int argc, char **argv, struct roostd_config *cfg)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->threads = cores > 0 ? (unsigned)cores : 1;
     cfg->log_level = ROOST_LOG_INFO;
+    snprintf(cfg->region, sizeof(cfg->region), "us-east-1");
+    snprintf(cfg->account_id, sizeof(cfg->account_id), "123456789012");
     roost_broker_config_defaults(&cfg->broker);
 
     if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
@@ -336,12 +365,37 @@ static int write_ports_file(const char *dir, const int ports[4])
     return rename(tmp, path) == 0 ? 0 : -errno;
 }
 
+/* Reads a whole small file (the CA certificate) into a string. */
+static char *read_text_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (cap - len < 4096) {
+            cap = cap ? cap * 2 : 8192;
+            text = roost_xrealloc(text, cap);
+        }
+        size_t got = fread(text + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    fclose(f);
+    text[len] = '\0';
+    return text;
+}
+
+/* The HTTPS port's default protocol: the control-plane API once created. */
+static struct roost_conn_handler https_default_handler;
+
 int main(int argc, char **argv)
 {
     struct roostd_config cfg;
-    struct roost_store *store = NULL;
-    struct roost_net *net = NULL;
-    struct roost_broker *broker = NULL;
+    struct roostd d = {0};
+    char *ca_pem = NULL;
     /* Blocked from the start (the store writer and loop threads inherit the
      * mask): a SIGTERM during start-up is taken by sigwait below, not by the
      * default action. */
@@ -356,6 +410,7 @@ int main(int argc, char **argv)
     roost_log_threshold = cfg.log_level;
     raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
+    d.allow_unregistered = cfg.allow_unregistered_certs;
 
     char pki_dir[PATH_MAX + 8], path[PATH_MAX + 32];
     snprintf(pki_dir, sizeof(pki_dir), "%s/pki", cfg.data_dir);
@@ -367,18 +422,26 @@ int main(int argc, char **argv)
     }
     if (created)
         roost_log_info("roostd", "created root CA and server certificate in %s", pki_dir);
+    char cert[PATH_MAX + 32], key[PATH_MAX + 32], ca[PATH_MAX + 32], ca_key[PATH_MAX + 32];
+    snprintf(cert, sizeof(cert), "%s/%s", pki_dir, ROOST_PKI_SERVER_CERT);
+    snprintf(key, sizeof(key), "%s/%s", pki_dir, ROOST_PKI_SERVER_KEY);
+    snprintf(ca, sizeof(ca), "%s/%s", pki_dir, ROOST_PKI_ROOT_CERT);
+    snprintf(ca_key, sizeof(ca_key), "%s/%s", pki_dir, ROOST_PKI_ROOT_KEY);
+    rc = roost_pki_ca_load(ca, ca_key, &d.ca);
+    ca_pem = rc ? NULL : read_text_file(ca);
+    if (rc || !ca_pem) {
+        roost_log_error("roostd", "cannot load the root CA %s", ca);
+        rc = rc ? rc : ROOST_ECONFIG;
+        goto out;
+    }
 
     snprintf(path, sizeof(path), "%s/roost.db", cfg.data_dir);
-    rc = roost_store_open(path, &store);
+    rc = roost_store_open(path, &d.store);
     if (rc) {
         roost_log_error("roostd", "cannot open the store %s: %s", path, roost_strerror(rc));
         goto out;
     }
 
-    char cert[PATH_MAX + 32], key[PATH_MAX + 32], ca[PATH_MAX + 32];
-    snprintf(cert, sizeof(cert), "%s/%s", pki_dir, ROOST_PKI_SERVER_CERT);
-    snprintf(key, sizeof(key), "%s/%s", pki_dir, ROOST_PKI_SERVER_KEY);
-    snprintf(ca, sizeof(ca), "%s/%s", pki_dir, ROOST_PKI_ROOT_CERT);
     struct roost_net_config nc = {
         .threads = cfg.threads,
         .tls_cert_file = cert,
@@ -387,24 +450,28 @@ int main(int argc, char **argv)
         .handshake_timeout_ms = cfg.broker.connect_timeout_s ? cfg.broker.connect_timeout_s * 1000 : 10000,
         .max_input = (size_t)cfg.broker.max_payload + cfg.broker.max_topic + 65536,
         .max_output = 64u * 1024 * 1024,
+        .verify = roostd_verify_client,
+        .verify_ud = &d,
     };
-    rc = roost_net_create(&nc, &net);
+    rc = roost_net_create(&nc, &d.net);
     if (rc) {
         roost_log_error("roostd", "cannot set up networking: %s", roost_strerror(rc));
         goto out;
     }
-    rc = roost_broker_create(&cfg.broker, net, store, &broker);
+    rc = roost_broker_create(&cfg.broker, d.net, d.store, &d.broker);
     if (rc)
         goto out;
 
-    const struct roost_conn_handler *mqtt = roost_broker_handler(broker);
+    const struct roost_conn_handler *mqtt = roost_broker_handler(d.broker);
+    https_default_handler = *mqtt; /* replaced by the API below */
     const char *bind = cfg.bind[0] ? cfg.bind : NULL;
     int ports[4] = {0, 0, 0, 0};
     struct roost_listener_config listeners[] = {
         {.name = "mqtt", .bind = bind, .port = (uint16_t)cfg.mqtt_port, .tls = true,
          .require_client_cert = true, .handler = mqtt},
         {.name = "https", .bind = bind, .port = (uint16_t)cfg.https_port, .tls = true,
-         .require_client_cert = true, .handler = mqtt},
+         .require_client_cert = true, .handler = &https_default_handler,
+         .alpn_routes = {{.alpn = "x-amzn-mqtt-ca", .handler = mqtt, .require_client_cert = true}}},
         {.name = "mqtt_plain", .bind = bind, .port = (uint16_t)cfg.mqtt_plain_port,
          .handler = mqtt},
         {.name = "ws_plain", .bind = bind, .port = (uint16_t)cfg.ws_plain_port, .websocket = true,
@@ -415,18 +482,38 @@ int main(int argc, char **argv)
         if (wanted[i] < 0)
             continue;
         uint16_t bound = 0;
-        rc = roost_net_listen(net, &listeners[i], &bound);
+        rc = roost_net_listen(d.net, &listeners[i], &bound);
         if (rc)
             goto out;
         ports[i] = bound;
     }
+
+    if (!cfg.endpoint_host[0])
+        snprintf(cfg.endpoint_host, sizeof(cfg.endpoint_host), "localhost:%d", ports[1]);
+    struct roost_registry_config rcfg = {
+        .region = cfg.region,
+        .account_id = cfg.account_id,
+        .endpoint_host = cfg.endpoint_host,
+        .ca = d.ca,
+        .ca_pem = ca_pem,
+    };
+    rc = roost_registry_create(&rcfg, d.store, &d.registry);
+    if (rc) {
+        roost_log_error("roostd", "cannot load the registry: %s", roost_strerror(rc));
+        goto out;
+    }
+    {
+        /* CAs registered before this start are trust anchors too. */
+        struct roost_registry_effects fx = {.cas_changed = true};
+        roostd_on_registry_effects(&d, &fx);
+    }
+
     rc = write_ports_file(cfg.data_dir, ports);
     if (rc) {
         roost_log_error("roostd", "cannot write ports.json: %s", roost_strerror(rc));
         goto out;
     }
-
-    rc = roost_net_start(net);
+    rc = roost_net_start(d.net);
     if (rc)
         goto out;
 
@@ -434,17 +521,23 @@ int main(int argc, char **argv)
            ports[2], ports[3], cfg.data_dir, pki_dir, ROOST_PKI_ROOT_CERT);
     fflush(stdout);
     roost_log_info("roostd", "serving with %u event loops", cfg.threads);
+    if (cfg.allow_unregistered_certs)
+        roost_log_warn("roostd", "allow_unregistered_certs is on: any certificate of a trusted "
+                                 "CA connects without being registered (development only)");
 
     int sig = 0;
     sigwait(&sigs, &sig);
     roost_log_info("roostd", "signal %d: shutting down", sig);
-    roost_broker_begin_shutdown(broker);
-    roost_net_stop(net);
+    roost_broker_begin_shutdown(d.broker);
+    roost_net_stop(d.net);
     rc = 0;
 out:
-    roost_broker_destroy(broker);
-    roost_net_destroy(net);
-    roost_store_close(store);
+    roost_broker_destroy(d.broker);
+    roost_net_destroy(d.net);
+    roost_store_close(d.store);
+    roost_registry_destroy(d.registry);
+    roost_pki_ca_free(d.ca);
+    roost_free(ca_pem);
     for (size_t i = 0; i < cfg.n_hostnames; i++)
         roost_free(cfg.hostnames[i]);
     if (rc)

@@ -1,0 +1,237 @@
+/*
+ * registry_int.h - what the files of src/registry share and nobody else
+ * sees: the registry object (configuration and the caches of registry.c),
+ * the operation table (ops_table.c), the prototype of every operation
+ * function, and small helpers for the operation functions (registry.c):
+ * query parameters, JSON documents in the store, names, ids, timestamps.
+ *
+ * Operation functions run on the store's writer thread inside one
+ * transaction (registry.h). They validate first, then read and write; on a
+ * failure they return what roost_api_fail returned (the call carries the AWS
+ * error) and the whole transaction is rolled back, so they never need to
+ * undo their own writes.
+ */
+#ifndef ROOST_REGISTRY_INT_H
+#define ROOST_REGISTRY_INT_H
+
+#include "registry/registry.h"
+
+#include <pthread.h>
+
+/* ==== The registry object ================================================= */
+
+struct roost_registry {
+    struct roost_registry_config cfg; /* strings point at the copies below */
+    char *region;                  /* owned copies of the configuration strings */
+    char *account_id;
+    char *endpoint_host;
+    char *ca_pem;
+    char own_ca_id[65];            /* Roost's CA, "" when none */
+    struct roost_store *store;     /* borrowed */
+    /* ---- caches, guarded by `lock` (readers: event loops; writer: apply_effects) ---- */
+    pthread_mutex_t refresh_mu;    /* one apply_effects at a time: read store, then swap */
+    pthread_rwlock_t lock;
+    struct roost_map cert_status;  /* cert id -> (void *)(uintptr_t)enum roost_cert_status */
+    struct roost_map cert_things;  /* cert id -> struct registry__names * (never empty) */
+    struct roost_map ca_pems;      /* cacert id -> char * PEM, ACTIVE CAs only */
+    char *trusted_pem;             /* Roost's CA + ca_pems in id order */
+    uint64_t ca_generation;        /* +1 whenever trusted_pem changes */
+};
+
+/* Thing names attached to one certificate (cert_things values). */
+struct registry__names {
+    size_t n;
+    char names[][129];
+};
+
+/* ==== Operation table (ops_table.c) ======================================= */
+
+extern const struct roost_registry_op registry__ops[];
+extern const size_t registry__n_ops;
+
+/* ==== Helpers for operation functions (registry.c) ======================== */
+
+#define REGISTRY_NAME_MAX 128      /* thing, type, group and billing group names */
+#define REGISTRY_ARN_MAX 512
+#define REGISTRY_PAGE_DEFAULT 50   /* maxResults when the caller gives none */
+#define REGISTRY_PAGE_MAX 250
+
+/* A query parameter (or header, see registry.h) as a string, NULL if absent. */
+const char *registry__query(const struct roost_api_call *call, const char *key);
+/* Query booleans ("true"/"false", absent = def) and integers in [min, max]
+ * (absent = def). A bad value fails the call with InvalidRequestException. */
+int registry__query_bool(struct roost_api_call *call, const char *key, bool def, bool *out);
+int registry__query_int(struct roost_api_call *call, const char *key, int64_t min, int64_t max,
+                        int64_t def, int64_t *out);
+/* The maxResults query parameter: 1..250, default REGISTRY_PAGE_DEFAULT. */
+int registry__max_results(struct roost_api_call *call, size_t *out);
+
+/* Body members with their JSON type checked (absent = NULL/def; a member of
+ * the wrong type fails the call with InvalidRequestException). `obj` may be
+ * NULL (an empty body). */
+int registry__member_string(struct roost_api_call *call, const json_t *obj, const char *key,
+                            const char **out);
+int registry__member_bool(struct roost_api_call *call, const json_t *obj, const char *key,
+                          bool def, bool *out);
+int registry__member_int(struct roost_api_call *call, const json_t *obj, const char *key,
+                         bool *out_present, int64_t *out);
+int registry__member_object(struct roost_api_call *call, const json_t *obj, const char *key,
+                            json_t **out);
+int registry__member_array(struct roost_api_call *call, const json_t *obj, const char *key,
+                           json_t **out);
+
+/* Checks a name against [a-zA-Z0-9:_-]+, 1..128 (things, thing types, thing
+ * groups, billing groups); fails the call with AWS's validation wording. */
+int registry__check_name(struct roost_api_call *call, const char *member, const char *value);
+
+/* A store error inside an operation: logs it, InternalFailureException 500.
+ * ROOST_ENOTFOUND/ROOST_ECONFLICT must be handled by the caller before. */
+int registry__store_fail(struct roost_api_call *call, int rc, const char *what);
+/* ResourceAlreadyExistsException 409 with error_extra {resourceId, resourceArn}. */
+int registry__fail_exists(struct roost_api_call *call, const char *id, const char *arn,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Loads a document and parses its body (an object). ROOST_ENOTFOUND is
+ * returned as is, without touching the call; other failures fail the call
+ * (500). *out_version gets the store version (may be NULL). */
+int registry__doc_load(struct roost_api_call *call, struct roost_store_txn *txn,
+                       const char *kind, const char *name, json_t **out_body,
+                       int64_t *out_version);
+/* Serializes `body` (compact, sorted keys) and stores it with
+ * roost_store_doc_put's expected_version rules. ROOST_ECONFLICT and
+ * ROOST_ENOTFOUND are returned as is; other failures fail the call (500). */
+int registry__doc_store(struct roost_api_call *call, struct roost_store_txn *txn,
+                        const char *kind, const char *name, const json_t *body,
+                        int64_t expected_version, int64_t *out_version);
+
+/* A random UUID v4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx"). */
+void registry__uuid(char out[37]);
+/* Wall-clock milliseconds as AWS timestamps: epoch seconds, JSON number. */
+json_t *registry__timestamp(uint64_t ms);
+/* The certificate id of a certificate ARN ("arn:aws:iot:<r>:<a>:cert/<64 hex>"),
+ * lowercased into out. ROOST_EINVAL if `arn` is not one. */
+int registry__cert_id_from_arn(const char *arn, char out[65]);
+
+/* ==== Operation functions ================================================= */
+
+#define REGISTRY_OP_DECL(fn)                                                   \
+    int fn(struct roost_registry *reg, struct roost_store_txn *txn, struct roost_api_call *call)
+
+/* ---- things, types, groups, billing groups, thing principals (ops_things.c) ---- */
+REGISTRY_OP_DECL(registry__op_create_thing);
+REGISTRY_OP_DECL(registry__op_describe_thing);
+REGISTRY_OP_DECL(registry__op_list_things);
+REGISTRY_OP_DECL(registry__op_update_thing);
+REGISTRY_OP_DECL(registry__op_delete_thing);
+REGISTRY_OP_DECL(registry__op_create_thing_type);
+REGISTRY_OP_DECL(registry__op_describe_thing_type);
+REGISTRY_OP_DECL(registry__op_list_thing_types);
+REGISTRY_OP_DECL(registry__op_deprecate_thing_type);
+REGISTRY_OP_DECL(registry__op_delete_thing_type);
+REGISTRY_OP_DECL(registry__op_create_thing_group);
+REGISTRY_OP_DECL(registry__op_describe_thing_group);
+REGISTRY_OP_DECL(registry__op_list_thing_groups);
+REGISTRY_OP_DECL(registry__op_update_thing_group);
+REGISTRY_OP_DECL(registry__op_delete_thing_group);
+REGISTRY_OP_DECL(registry__op_add_thing_to_thing_group);
+REGISTRY_OP_DECL(registry__op_remove_thing_from_thing_group);
+REGISTRY_OP_DECL(registry__op_update_thing_groups_for_thing);
+REGISTRY_OP_DECL(registry__op_list_things_in_thing_group);
+REGISTRY_OP_DECL(registry__op_list_thing_groups_for_thing);
+REGISTRY_OP_DECL(registry__op_create_billing_group);
+REGISTRY_OP_DECL(registry__op_describe_billing_group);
+REGISTRY_OP_DECL(registry__op_list_billing_groups);
+REGISTRY_OP_DECL(registry__op_update_billing_group);
+REGISTRY_OP_DECL(registry__op_delete_billing_group);
+REGISTRY_OP_DECL(registry__op_add_thing_to_billing_group);
+REGISTRY_OP_DECL(registry__op_remove_thing_from_billing_group);
+REGISTRY_OP_DECL(registry__op_list_things_in_billing_group);
+REGISTRY_OP_DECL(registry__op_attach_thing_principal);
+REGISTRY_OP_DECL(registry__op_detach_thing_principal);
+REGISTRY_OP_DECL(registry__op_list_thing_principals);
+REGISTRY_OP_DECL(registry__op_list_principal_things);
+
+/* ==== reg2: certificates, CA certificates, endpoint (ops_certs.c) and
+ * ==== policies (ops_policies.c). Declared here so the table links once both
+ * ==== files exist; reg2 may add its own declarations below this line. ===== */
+REGISTRY_OP_DECL(registry__op_create_keys_and_certificate);
+REGISTRY_OP_DECL(registry__op_create_certificate_from_csr);
+REGISTRY_OP_DECL(registry__op_register_certificate);
+REGISTRY_OP_DECL(registry__op_register_certificate_without_ca);
+REGISTRY_OP_DECL(registry__op_describe_certificate);
+REGISTRY_OP_DECL(registry__op_list_certificates);
+REGISTRY_OP_DECL(registry__op_list_certificates_by_ca);
+REGISTRY_OP_DECL(registry__op_update_certificate);
+REGISTRY_OP_DECL(registry__op_delete_certificate);
+REGISTRY_OP_DECL(registry__op_get_registration_code);
+REGISTRY_OP_DECL(registry__op_register_ca_certificate);
+REGISTRY_OP_DECL(registry__op_describe_ca_certificate);
+REGISTRY_OP_DECL(registry__op_list_ca_certificates);
+REGISTRY_OP_DECL(registry__op_update_ca_certificate);
+REGISTRY_OP_DECL(registry__op_delete_ca_certificate);
+REGISTRY_OP_DECL(registry__op_describe_endpoint);
+REGISTRY_OP_DECL(registry__op_create_policy);
+REGISTRY_OP_DECL(registry__op_get_policy);
+REGISTRY_OP_DECL(registry__op_list_policies);
+REGISTRY_OP_DECL(registry__op_delete_policy);
+REGISTRY_OP_DECL(registry__op_create_policy_version);
+REGISTRY_OP_DECL(registry__op_list_policy_versions);
+REGISTRY_OP_DECL(registry__op_get_policy_version);
+REGISTRY_OP_DECL(registry__op_set_default_policy_version);
+REGISTRY_OP_DECL(registry__op_delete_policy_version);
+REGISTRY_OP_DECL(registry__op_attach_policy);
+REGISTRY_OP_DECL(registry__op_detach_policy);
+REGISTRY_OP_DECL(registry__op_list_attached_policies);
+REGISTRY_OP_DECL(registry__op_list_targets_for_policy);
+
+/* ---- reg2's own declarations (ops_certs.c, ops_policies.c) follow ---- */
+
+/* ==== reg2: certificates, CAs, policies ==== */
+
+/* A certificate id from a path label or ARN: exactly 64 hex characters,
+ * lowercased into out; otherwise InvalidRequestException naming `member`. */
+int registry__check_cert_id(struct roost_api_call *call, const char *member, const char *value,
+                            char out[65]);
+
+/* Marker-style paging (ListCertificates, ListPolicies, ListAttachedPolicies,
+ * ...): pageSize 1..250 (default REGISTRY_PAGE_DEFAULT) and the decoded
+ * marker (caller frees *out_after; NULL when none). A bad value fails the
+ * call. registry__marker_for encodes a position (caller frees). */
+int registry__marker_params(struct roost_api_call *call, size_t *out_page, char **out_after);
+char *registry__marker_for(const char *position);
+
+/* Filter and list item builder for registry__page_by_creation. */
+typedef bool (*registry__doc_keep_fn)(void *ud, const struct roost_store_doc *doc);
+typedef json_t *(*registry__doc_item_fn)(struct roost_registry *reg, const json_t *body);
+/* One page of the documents of `kind` (filtered by `keep` when set) in
+ * creation order, newest first unless isAscendingOrder=true, as
+ * call->result = {list_key: [item(body)...], nextMarker (only when more)}. */
+int registry__page_by_creation(struct roost_registry *reg, struct roost_store_txn *txn,
+                               struct roost_api_call *call, const char *kind,
+                               registry__doc_keep_fn keep, void *keep_ud,
+                               registry__doc_item_fn item, const char *list_key);
+
+/* A new device certificate document (every creating path: the API ops and,
+ * later, fleet provisioning and JITR). */
+struct registry__cert_new {
+    const char *id;                /* SHA-256 of the DER, 64 lowercase hex */
+    const char *pem;               /* the certificate, PEM */
+    const char *ca_id;             /* registered CA that issued it, or NULL */
+    const char *status;            /* "ACTIVE", "INACTIVE", "PENDING_ACTIVATION", ... */
+    const char *mode;              /* "DEFAULT" or "SNI_ONLY" (NULL = DEFAULT) */
+    int64_t not_before;            /* validity, Unix seconds */
+    int64_t not_after;
+};
+/* Stores "cert"/<id> and records the certificate in the call's effects.
+ * An existing id fails the call with ResourceAlreadyExistsException. */
+int registry__cert_insert(struct roost_registry *reg, struct roost_store_txn *txn,
+                          struct roost_api_call *call, const struct registry__cert_new *nc);
+
+/* Validates an IoT policy document (JSON object with Version and Statement;
+ * statements with Effect, Action|NotAction, Resource|NotResource, optional
+ * Condition; at most 2048 characters excluding whitespace). 0, or
+ * ROOST_EMALFORMED / ROOST_ETOOBIG with the reason in err (what
+ * MalformedPolicyException says). For provisioning templates too. */
+int registry__policy_check(const char *doc, char *err, size_t errcap);
+
+#endif /* ROOST_REGISTRY_INT_H */

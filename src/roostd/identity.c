@@ -1,0 +1,87 @@
+/*
+ * identity.c - where roostd binds devices to their certificates: the TLS
+ * verifier that asks the registry about every client certificate during the
+ * handshake, and what happens after a registry change commits (revoked or
+ * deactivated certificates lose their live connections, newly registered
+ * CAs become trust anchors). The pieces it joins (net, registry, broker)
+ * do not know each other; this file is the only place they meet.
+ */
+#include "roostd.h"
+
+#include <stdio.h>
+
+static const char *status_name(enum roost_cert_status st)
+{
+    switch (st) {
+    case ROOST_CERT_ACTIVE: return "ACTIVE";
+    case ROOST_CERT_INACTIVE: return "INACTIVE";
+    case ROOST_CERT_REVOKED: return "REVOKED";
+    case ROOST_CERT_PENDING_TRANSFER: return "PENDING_TRANSFER";
+    case ROOST_CERT_PENDING_ACTIVATION: return "PENDING_ACTIVATION";
+    case ROOST_CERT_REGISTER_INACTIVE: return "REGISTER_INACTIVE";
+    default: return "not registered";
+    }
+}
+
+/*
+ * A certificate is accepted when it is registered and ACTIVE and either
+ * chains to Roost's CA or an ACTIVE registered CA, or was registered
+ * without a CA. The verdict picks the TLS alert the device sees.
+ */
+enum roost_net_verdict roostd_verify_client(void *ud, const struct roost_net_client_cert *cert,
+                                            char *why, size_t why_cap)
+{
+    struct roostd *d = ud;
+    if (cert->chain == ROOST_NET_CHAIN_EXPIRED) {
+        snprintf(why, why_cap, "certificate %.12s: %s", cert->id, cert->chain_error);
+        return ROOST_NET_REJECT_EXPIRED;
+    }
+    if (cert->chain == ROOST_NET_CHAIN_BAD) {
+        snprintf(why, why_cap, "certificate %.12s: %s", cert->id, cert->chain_error);
+        return ROOST_NET_REJECT_BAD;
+    }
+    enum roost_cert_status st = roost_registry_cert_status(d->registry, cert->id);
+    if (st == ROOST_CERT_UNKNOWN && d->allow_unregistered && cert->chain == ROOST_NET_CHAIN_OK &&
+        roost_registry_ca_active(d->registry, cert->issuer_id))
+        return ROOST_NET_ACCEPT; /* development setting: any certificate of a trusted CA */
+    if (st == ROOST_CERT_REVOKED) {
+        snprintf(why, why_cap, "certificate %.12s is REVOKED", cert->id);
+        return ROOST_NET_REJECT_REVOKED;
+    }
+    if (st != ROOST_CERT_ACTIVE) {
+        snprintf(why, why_cap, "certificate %.12s is %s", cert->id, status_name(st));
+        return cert->chain == ROOST_NET_CHAIN_UNKNOWN_ISSUER ? ROOST_NET_REJECT_UNKNOWN_CA
+                                                             : ROOST_NET_REJECT_BAD;
+    }
+    if (cert->chain == ROOST_NET_CHAIN_OK) {
+        if (roost_registry_ca_active(d->registry, cert->issuer_id))
+            return ROOST_NET_ACCEPT;
+        snprintf(why, why_cap, "certificate %.12s: its CA is not ACTIVE", cert->id);
+        return ROOST_NET_REJECT_UNKNOWN_CA;
+    }
+    /* Registered without a CA (RegisterCertificateWithoutCA): the registry
+     * entry itself is the trust. */
+    return ROOST_NET_ACCEPT;
+}
+
+/* Runs on the store's writer thread after a registry change committed. */
+void roostd_on_registry_effects(void *ud, const struct roost_registry_effects *fx)
+{
+    struct roostd *d = ud;
+    for (size_t i = 0; i < fx->n_certs; i++) {
+        enum roost_cert_status st = roost_registry_cert_status(d->registry, fx->certs[i]);
+        if (st != ROOST_CERT_ACTIVE && d->broker)
+            roost_broker_disconnect_cert(d->broker, fx->certs[i]);
+    }
+    if (fx->cas_changed) {
+        char *pem = NULL;
+        uint64_t gen = roost_registry_trusted_cas(d->registry, &pem);
+        if (gen != d->trusted_generation && pem && *pem) {
+            /* Added anchors become trusted at once; a CA that left the set
+             * stays in OpenSSL's store but the verifier refuses it. */
+            roost_net_add_trusted_ca(d->net, pem, strlen(pem));
+            d->trusted_generation = gen;
+        }
+        roost_free(pem);
+    }
+}

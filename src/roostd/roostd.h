@@ -1,0 +1,31 @@
+/*
+ * roostd.h - the server process's own pieces: the running server's parts,
+ * shared by main.c (start-up, shutdown) and identity.c (certificate
+ * verification and registry effects).
+ */
+#ifndef ROOSTD_H
+#define ROOSTD_H
+
+#include "api/api.h"
+#include "broker/broker.h"
+#include "common/common.h"
+#include "net/net.h"
+#include "pki/pki.h"
+#include "registry/registry.h"
+#include "store/store.h"
+
+struct roostd {
+    struct roost_store *store;
+    struct roost_net *net;
+    struct roost_broker *broker;
+    struct roost_registry *registry;
+    struct roost_pki_ca *ca;
+    bool allow_unregistered;      /* accept unregistered certificates of trusted CAs */
+    uint64_t trusted_generation;  /* registry CA set last given to net */
+};
+
+enum roost_net_verdict roostd_verify_client(void *ud, const struct roost_net_client_cert *cert,
+                                            char *why, size_t why_cap);
+void roostd_on_registry_effects(void *ud, const struct roost_registry_effects *fx);
+
+#endif /* ROOSTD_H */
