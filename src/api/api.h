@@ -11,7 +11,7 @@
  *  - AWS Signature Version 4 (sigv4.c): verification of the header form and
  *    of the presigned query form (MQTT over WebSocket), and a signer for
  *    Roost's own clients. docs/internals/SIGV4.md tells the subtleties.
- * The server and router parts follow in their own sections.
+ * The HTTPS server follows in its own section (the last).
  */
 #ifndef ROOST_API_H
 #define ROOST_API_H
@@ -205,5 +205,128 @@ int roost_sigv4_sign(const struct roost_http_request *req, const char *signed_he
                      const char *access_key_id, const char *secret, const char *region,
                      const char *service, const char *amz_date, struct roost_arena *scratch,
                      const char **out_authorization);
+
+/* ==== HTTPS server (credentials.c, call.c, server.c) ====================== */
+
+/*
+ * The control-plane server behind roostd's HTTPS port: an HTTP/1.1
+ * keep-alive protocol handler for src/net (one request at a time per
+ * connection), SigV4 authentication against the admin credentials, the
+ * registry's operations run inside one store transaction each, AWS-shaped
+ * responses, MQTT over WebSocket at GET /mqtt and Prometheus text at
+ * GET /metrics. docs/internals/API.md tells the life of a request.
+ */
+
+struct roost_registry;
+struct roost_registry_effects;
+struct roost_store;
+struct roost_conn_handler;
+struct roost_api_call;
+struct roost_api;
+
+/* ---- Admin credentials (credentials.c) ---------------------------------- */
+
+#define ROOST_API_CREDENTIALS_FILE "admin.credentials" /* in the data dir */
+
+struct roost_api_credential {
+    char profile[64];                                  /* section name, e.g. "default" */
+    char access_key_id[ROOST_SIGV4_AKID_MAX + 1];
+    char secret_access_key[ROOST_SIGV4_SECRET_MAX + 1];
+};
+
+/* Every profile of the file that holds a key pair; each is an admin key. */
+struct roost_api_credentials {
+    struct roost_api_credential *keys; /* heap array of n */
+    size_t n;
+};
+
+/* Reads DATA_DIR/admin.credentials, creating it first when absent (one
+ * random [default] pair: "AKIA" + 16 of [A-Z0-9], 40-char secret of
+ * [A-Za-z0-9+/]; mode 0600; written to a temporary file and linked into
+ * place, so never half-written and never replaced). *out must be zeroed;
+ * *out_created (optional) tells whether the file was made now. Release with
+ * roost_api_credentials_cleanup, also after a failure. ROOST_ECONFIG for a
+ * file that is not a valid shared-credentials file or holds no pair. */
+int roost_api_credentials_load_or_create(const char *path, struct roost_api_credentials *out,
+                                         bool *out_created);
+/* Pure: parses shared-credentials text (botocore's rules: [sections],
+ * key = value, '#'/';' comment lines, no inline comments). Sections without
+ * keys are skipped; a section with only one key, a duplicate section or key
+ * id, or no pair at all is ROOST_ECONFIG, *out_line (optional) the line. */
+int roost_api_credentials_parse(const char *text, size_t len, struct roost_api_credentials *out,
+                                int *out_line);
+/* A fresh random pair under profile "default". */
+int roost_api_credentials_generate(struct roost_api_credential *out);
+/* The pair with this access key id, or NULL. */
+const struct roost_api_credential *
+roost_api_credentials_find(const struct roost_api_credentials *creds, const char *access_key_id);
+/* Wipes the secrets and frees; safe on a zeroed struct. */
+void roost_api_credentials_cleanup(struct roost_api_credentials *creds);
+
+/* ---- Requests to calls, calls to responses (call.c; pure) --------------- */
+
+/* Fills the input half of a zeroed call from a parsed control-plane
+ * request: call->op and labels (roost_registry_route on the raw path),
+ * call->query (a JSON object of the decoded query parameters, the first of
+ * repeated keys winning, plus the request headers operations read, under
+ * their lowercase names: x-amzn-principal, x-amz-tagging,
+ * x-amzn-iot-principal, x-amzn-iot-policy), call->body (the parsed JSON
+ * object, NULL for an empty body) and call->raw_body (a heap copy,
+ * NUL-terminated). `scratch` holds temporaries only.
+ * On failure the call carries the AWS error (roost_api_fail) and the return
+ * is negative: 400 InvalidRequestException for a path with empty, "." or
+ * ".." segments, a bad percent escape, a query that is not UTF-8, or a body
+ * that is not a JSON object; 404 ResourceNotFoundException "Not Found" for
+ * no route; 405 MethodNotAllowedException when only the method is wrong.
+ * Release the inputs with roost_api_call_inputs_cleanup and the rest with
+ * roost_api_call_cleanup, whatever this returned. */
+int roost_api_call_from_request(const struct roost_http_request *req, struct roost_arena *scratch,
+                                struct roost_api_call *call);
+/* Releases what roost_api_call_from_request put into the call's inputs. */
+void roost_api_call_inputs_cleanup(struct roost_api_call *call);
+/* Appends the whole response for a finished call: 200 with call->result as
+ * compact JSON ("{}" when NULL), or the AWS error (x-amzn-ErrorType header,
+ * body {"message", "__type"} plus the members of call->error_extra). Every
+ * response carries Date, x-amzn-RequestId (call->request_id), Content-Type
+ * application/json and Content-Length. Appends all or nothing. */
+int roost_api_write_response(struct roost_buf *out, const struct roost_api_call *call,
+                             bool keep_alive);
+
+/* ---- The server (server.c) ---------------------------------------------- */
+
+struct roost_api_config {
+    struct roost_registry *registry;      /* operations run against it */
+    struct roost_store *store;            /* the registry's store: one TXN op per call */
+    const struct roost_api_credentials *creds; /* admin keys; borrowed, outlive the api */
+    const struct roost_conn_handler *mqtt_handler; /* GET /mqtt upgrades to it; NULL: 404 */
+    /* After a committed call that changed something, on the store's writer
+     * thread, after roost_registry_apply_effects (e.g. disconnect the
+     * connections of revoked certificates). Optional. */
+    void (*on_effects)(void *ud, const struct roost_registry_effects *fx);
+    void *effects_ud;
+    /* Appends Prometheus text for the rest of the server to GET /metrics;
+     * runs on an event loop thread, must not block. Optional. */
+    void (*metrics)(void *ud, struct roost_buf *out);
+    void *metrics_ud;
+    size_t max_body;                      /* request body limit; 0 = 1 MiB */
+    int64_t max_skew;                     /* SigV4 clock skew, seconds; 0 = 900 */
+};
+
+/* Makes the server (no sockets: hand roost_api_handler to a listener). The
+ * configuration is copied; what it points to is borrowed. */
+int roost_api_create(const struct roost_api_config *cfg, struct roost_api **out_api);
+/* The HTTP/1.1 protocol handler, for roost_listener_config.handler. */
+const struct roost_conn_handler *roost_api_handler(struct roost_api *api);
+/* Stops taking new calls (503 ServiceUnavailableException from now on) and
+ * waits until every call already submitted has been answered on its loop.
+ * Call it while the event loops still run, before roost_net_stop. */
+void roost_api_shutdown(struct roost_api *api);
+/* Frees the server; after roost_net_stop (connections hold it). NULL ok. */
+void roost_api_destroy(struct roost_api *api);
+/* Appends the API's own counters as Prometheus text (what GET /metrics
+ * serves before cfg->metrics): requests by status class and by operation,
+ * authentication failures by AWS error code, request latency, calls in
+ * flight, WebSocket upgrades. Thread-safe. */
+void roost_api_metrics(struct roost_api *api, struct roost_buf *out);
 
 #endif /* ROOST_API_H */

@@ -85,3 +85,44 @@ void roostd_on_registry_effects(void *ud, const struct roost_registry_effects *f
         roost_free(pem);
     }
 }
+
+/* ==== Metrics ============================================================= */
+
+static void metric(struct roost_buf *out, const char *name, const char *type, const char *help,
+                   uint64_t value)
+{
+    char line[512];
+    int n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help,
+                     name, type, name, (unsigned long long)value);
+    if (n > 0)
+        roost_buf_append(out, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* The rest of the server's counters after the API's own, for GET /metrics. */
+void roostd_metrics(void *ud, struct roost_buf *out)
+{
+    struct roostd *d = ud;
+    struct roost_net_stats ns;
+    struct roost_broker_stats bs;
+    struct roost_store_stats ss;
+    roost_net_get_stats(d->net, &ns);
+    roost_broker_get_stats(d->broker, &bs);
+    roost_store_get_stats(d->store, &ss);
+    metric(out, "roost_connections_accepted_total", "counter", "TCP connections accepted", ns.accepted);
+    metric(out, "roost_connections_open", "gauge", "connections open now", ns.open);
+    metric(out, "roost_tls_handshakes_total", "counter", "TLS handshakes completed", ns.handshakes_ok);
+    metric(out, "roost_tls_handshake_failures_total", "counter", "TLS handshakes failed",
+           ns.handshakes_failed);
+    metric(out, "roost_bytes_received_total", "counter", "bytes read from sockets", ns.bytes_in);
+    metric(out, "roost_bytes_sent_total", "counter", "bytes written to sockets", ns.bytes_out);
+    metric(out, "roost_mqtt_clients_connected", "gauge", "MQTT clients connected", bs.clients_connected);
+    metric(out, "roost_mqtt_sessions", "gauge", "MQTT sessions (online and offline)", bs.sessions);
+    metric(out, "roost_mqtt_messages_received_total", "counter", "PUBLISH packets routed",
+           bs.msgs_received);
+    metric(out, "roost_mqtt_messages_sent_total", "counter", "PUBLISH packets delivered", bs.msgs_sent);
+    metric(out, "roost_mqtt_messages_dropped_total", "counter",
+           "deliveries dropped (queue limit, slow consumer, packet size)", bs.msgs_dropped);
+    metric(out, "roost_mqtt_retained_messages", "gauge", "retained messages", bs.retained);
+    metric(out, "roost_store_commits_total", "counter", "store transactions committed", ss.commits);
+    metric(out, "roost_store_ops_total", "counter", "store operations applied", ss.ops);
+}

@@ -395,6 +395,8 @@ int main(int argc, char **argv)
 {
     struct roostd_config cfg;
     struct roostd d = {0};
+    struct roost_api_credentials creds = {0};
+    struct roost_api *api = NULL;
     char *ca_pem = NULL;
     /* Blocked from the start (the store writer and loop threads inherit the
      * mask): a SIGTERM during start-up is taken by sigwait below, not by the
@@ -470,7 +472,7 @@ int main(int argc, char **argv)
         {.name = "mqtt", .bind = bind, .port = (uint16_t)cfg.mqtt_port, .tls = true,
          .require_client_cert = true, .handler = mqtt},
         {.name = "https", .bind = bind, .port = (uint16_t)cfg.https_port, .tls = true,
-         .require_client_cert = true, .handler = &https_default_handler,
+         .require_client_cert = false, .handler = &https_default_handler,
          .alpn_routes = {{.alpn = "x-amzn-mqtt-ca", .handler = mqtt, .require_client_cert = true}}},
         {.name = "mqtt_plain", .bind = bind, .port = (uint16_t)cfg.mqtt_plain_port,
          .handler = mqtt},
@@ -503,6 +505,33 @@ int main(int argc, char **argv)
         goto out;
     }
     {
+        char cred_path[PATH_MAX + 32];
+        snprintf(cred_path, sizeof(cred_path), "%s/%s", cfg.data_dir, ROOST_API_CREDENTIALS_FILE);
+        bool cred_created = false;
+        rc = roost_api_credentials_load_or_create(cred_path, &creds, &cred_created);
+        if (rc) {
+            roost_log_error("roostd", "cannot load admin credentials %s: %s", cred_path,
+                            roost_strerror(rc));
+            goto out;
+        }
+        if (cred_created)
+            roost_log_info("roostd", "created admin credentials in %s", cred_path);
+        struct roost_api_config acfg = {
+            .registry = d.registry,
+            .store = d.store,
+            .creds = &creds,
+            .mqtt_handler = mqtt,
+            .on_effects = roostd_on_registry_effects,
+            .effects_ud = &d,
+            .metrics = roostd_metrics,
+            .metrics_ud = &d,
+        };
+        rc = roost_api_create(&acfg, &api);
+        if (rc)
+            goto out;
+        https_default_handler = *roost_api_handler(api);
+    }
+    {
         /* CAs registered before this start are trust anchors too. */
         struct roost_registry_effects fx = {.cas_changed = true};
         roostd_on_registry_effects(&d, &fx);
@@ -528,12 +557,15 @@ int main(int argc, char **argv)
     int sig = 0;
     sigwait(&sigs, &sig);
     roost_log_info("roostd", "signal %d: shutting down", sig);
+    roost_api_shutdown(api);
     roost_broker_begin_shutdown(d.broker);
     roost_net_stop(d.net);
     rc = 0;
 out:
     roost_broker_destroy(d.broker);
     roost_net_destroy(d.net);
+    roost_api_destroy(api);
+    roost_api_credentials_cleanup(&creds);
     roost_store_close(d.store);
     roost_registry_destroy(d.registry);
     roost_pki_ca_free(d.ca);

@@ -27,5 +27,6 @@ struct roostd {
 enum roost_net_verdict roostd_verify_client(void *ud, const struct roost_net_client_cert *cert,
                                             char *why, size_t why_cap);
 void roostd_on_registry_effects(void *ud, const struct roost_registry_effects *fx);
+void roostd_metrics(void *ud, struct roost_buf *out);
 
 #endif /* ROOSTD_H */
