@@ -615,10 +615,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         struct roost_buf view = {(uint8_t *)p, 0, n, n, 0};
         rc = c->handler->data(c->state, c, &view);
         if (roost_buf_size(&view) && !c->closing) {
-            int arc = roost_buf_append(&c->in, roost_buf_head(&view), roost_buf_size(&view));
+            /* After a WebSocket upgrade the unread bytes are the handshake. */
+            struct roost_buf *rest = c->upgrade_to && !c->opened ? &c->wsin : &c->in;
+            int arc = roost_buf_append(rest, roost_buf_head(&view), roost_buf_size(&view));
             if (arc && !rc)
                 rc = arc;
         }
+        if (!rc && c->upgrade_to && !c->opened)
+            rc = conn_finish_upgrade(c);
     } else if (!c->tls && !c->ws) {
         rc = roost_buf_append(&c->in, p, n);
         if (!rc)
@@ -780,6 +784,7 @@ static void on_connection(uv_stream_t *server, int status)
     c->tcp->data = c;
     c->def = lst->def;
     c->created_ms = roost_now_ms();
+    c->last_io_ms = uv_now(&l->uv);
     roost_buf_init(&c->in, net->cfg.max_input);
     roost_buf_init(&c->out, 0);
     roost_buf_init(&c->wsout, 0);
@@ -852,6 +857,13 @@ static void on_sweep(uv_timer_t *t)
         next = c->next;
         if (c->opened && loop_now - c->last_io_ms > 1000)
             conn_trim_idle(c);
+        if (c->opened && !c->closing && c->handler->idle_timeout_ms &&
+            loop_now - c->last_io_ms > c->handler->idle_timeout_ms) {
+            roost_log_debug("net", "%s: idle for %u ms, closing", c->peer.addr,
+                            c->handler->idle_timeout_ms);
+            conn_do_close(c, -ETIMEDOUT);
+            continue;
+        }
         if (!c->opened && !c->closing && limit && now - c->created_ms > limit) {
             roost_log_debug("net", "%s: handshake timeout", c->peer.addr);
             conn_do_close(c, -ETIMEDOUT);

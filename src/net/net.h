@@ -54,6 +54,10 @@ struct roost_conn_handler {
     /* After roost_conn_migrate: now running on the new loop. */
     void (*migrated)(void *state, struct roost_conn *c);
     void *ud;
+    /* Close a connection that neither sent nor was sent anything for this
+     * long (slow or abandoned HTTP clients); 0 = the protocol keeps its own
+     * time (MQTT keep-alive). */
+    uint32_t idle_timeout_ms;
 };
 
 /* The verdict of the certificate verifier (roostd: the registry decides). */

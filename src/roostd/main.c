@@ -530,6 +530,8 @@ int main(int argc, char **argv)
         if (rc)
             goto out;
         https_default_handler = *roost_api_handler(api);
+        /* An HTTP client idle this long (between or inside requests) is closed. */
+        https_default_handler.idle_timeout_ms = 60000;
     }
     {
         /* CAs registered before this start are trust anchors too. */
