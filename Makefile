@@ -60,6 +60,12 @@ bench: release
 	/usr/bin/python3 scripts/bench.py --build build/release
 
 run: release
+	@echo "Starting roostd on ./roost-data (MQTT over mTLS :8883, HTTPS API :8443). In another shell:"
+	@echo "  build/release/roost device create dev1 --out dev1    # thing + certificate + policy"
+	@echo "  cd dev1 && mosquitto_pub -h localhost -p 8883 --cafile root-ca.pem \\"
+	@echo "      --cert dev1.cert.pem --key dev1.private.key -i dev1 -t things/dev1/hello -m hi"
+	@echo "  AWS_SHARED_CREDENTIALS_FILE=roost-data/admin.credentials aws iot list-things \\"
+	@echo "      --endpoint-url https://localhost:8443 --ca-bundle roost-data/pki/root-ca.pem --region us-east-1"
 	build/release/roostd $(ARGS)
 
 clean:
