@@ -1,0 +1,159 @@
+/*
+ * main.c - `roost`, the admin command line: the command table, and the one
+ * place where an outcome becomes an exit status (0 ok, 1 the server refused
+ * or a local step failed, 2 bad usage or configuration, 3 the server cannot
+ * be reached). Everything a command prints as an error goes out once, here
+ * or in the command that had more to say (device create's undo).
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct cli_flag device_create_flags[] = {
+    {"out", "DIR", "where the device's files go (default .)"},
+    {"policy", "NAME", "policy to attach (default roost-default-device)"},
+    {"force", NULL, "overwrite the device's files if they exist"},
+    {NULL, NULL, NULL},
+};
+
+static const struct cli_flag thing_ls_flags[] = {
+    {"type", "TYPE", "only things of this thing type"},
+    {"attribute", "K=V", "only things whose attribute K is V"},
+    {NULL, NULL, NULL},
+};
+
+static const struct cli_flag endpoint_flags[] = {
+    {"type", "TYPE", "endpoint type (default iot:Data-ATS)"},
+    {NULL, NULL, NULL},
+};
+
+static const char device_create_help[] =
+    "Creates thing NAME, a new key pair and certificate (active), attaches the\n"
+    "certificate to the thing and the policy to the certificate, and writes the\n"
+    "certificate, its private key (mode 0600) and the root CA into --out. The\n"
+    "default policy lets a device connect with its own name as client id and\n"
+    "use things/NAME/... and its shadow topics. If a step fails, what was made\n"
+    "is taken back. Prints the thing ARN, the certificate id and a mosquitto_pub\n"
+    "command that connects as the device.";
+
+static const char device_rm_help[] =
+    "Detaches every certificate from thing NAME, detaches their policies,\n"
+    "deactivates and deletes them (a certificate still attached to another thing\n"
+    "is kept), then deletes the thing.";
+
+static const char cert_help[] =
+    "ID is the full certificate id or a unique prefix of at least 4 hex digits.";
+
+static const struct cli_command commands[] = {
+    {"device", "create", "NAME", 1, 1, device_create_flags,
+     "create a thing with a certificate, key and policy", device_create_help,
+     cli__cmd_device_create},
+    {"device", "ls", "", 0, 0, NULL, "list devices (things) with their certificates", NULL,
+     cli__cmd_device_ls},
+    {"device", "rm", "NAME", 1, 1, NULL, "remove a thing and its certificates", device_rm_help,
+     cli__cmd_device_rm},
+    {"thing", "ls", "", 0, 0, thing_ls_flags, "list things (every page)", NULL,
+     cli__cmd_thing_ls},
+    {"thing", "show", "NAME", 1, 1, NULL, "describe a thing and its principals", NULL,
+     cli__cmd_thing_show},
+    {"cert", "ls", "", 0, 0, NULL, "list certificates", NULL, cli__cmd_cert_ls},
+    {"cert", "show", "ID", 1, 1, NULL, "describe a certificate, its things and policies",
+     cert_help, cli__cmd_cert_show},
+    {"cert", "revoke", "ID", 1, 1, NULL, "revoke a certificate (devices using it are cut off)",
+     cert_help, cli__cmd_cert_revoke},
+    {"cert", "deactivate", "ID", 1, 1, NULL, "set a certificate INACTIVE", cert_help,
+     cli__cmd_cert_deactivate},
+    {"cert", "activate", "ID", 1, 1, NULL, "set a certificate ACTIVE", cert_help,
+     cli__cmd_cert_activate},
+    {"policy", "ls", "", 0, 0, NULL, "list policies", NULL, cli__cmd_policy_ls},
+    {"policy", "show", "NAME", 1, 1, NULL, "show a policy and its document", NULL,
+     cli__cmd_policy_show},
+    {"policy", "create", "NAME FILE", 2, 2, NULL, "create a policy from a JSON file (- = stdin)",
+     NULL, cli__cmd_policy_create},
+    {"policy", "rm", "NAME", 1, 1, NULL, "delete a policy", NULL, cli__cmd_policy_rm},
+    {"endpoint", NULL, "", 0, 0, endpoint_flags, "print the device data endpoint", NULL,
+     cli__cmd_endpoint},
+};
+
+static const struct {
+    int rc;
+    int exit_code;
+} exit_codes[] = {
+    {0, CLI_EXIT_OK},
+    {CLI_EUSAGE, CLI_EXIT_USAGE},
+    {CLI_EAPI, CLI_EXIT_API},
+    {CLI_EREACH, CLI_EXIT_UNREACHABLE},
+    {CLI_EFAIL, CLI_EXIT_API},
+};
+
+int cli__exit_code(int rc)
+{
+    for (size_t i = 0; i < ROOST_ARRAY_LEN(exit_codes); i++)
+        if (exit_codes[i].rc == rc)
+            return exit_codes[i].exit_code;
+    return CLI_EXIT_API; /* any other failure of a command */
+}
+
+static void usage_hint(const struct cli_invocation *inv)
+{
+    if (inv->cmd)
+        fprintf(stderr, "Try 'roost %s%s%s --help'.\n", inv->cmd->group,
+                inv->cmd->verb ? " " : "", inv->cmd->verb ? inv->cmd->verb : "");
+    else
+        fprintf(stderr, "Try 'roost --help'.\n");
+}
+
+int main(int argc, char **argv)
+{
+    struct cli_invocation inv;
+    struct cli_ctx ctx;
+    char err[1024];
+    int rc;
+
+    memset(&ctx, 0, sizeof(ctx));
+    /* One allocator for everything, so jansson's strings are roost_free'd. */
+    json_set_alloc_funcs(roost_xmalloc, roost_free);
+
+    rc = cli__parse_args(argc, argv, commands, ROOST_ARRAY_LEN(commands), &inv, err,
+                         sizeof(err));
+    if (rc) {
+        fprintf(stderr, "roost: %s\n", err);
+        usage_hint(&inv);
+        return cli__exit_code(rc);
+    }
+    if (inv.g.help) {
+        cli__help_print(stdout, commands, ROOST_ARRAY_LEN(commands), inv.help_group, inv.cmd);
+        return CLI_EXIT_OK;
+    }
+    if (inv.g.version) {
+        printf("roost %s\n", ROOST_VERSION);
+        return CLI_EXIT_OK;
+    }
+
+    ctx.json = inv.g.json;
+    ctx.out = stdout;
+    rc = cli__config_resolve(&inv.g, &ctx.cfg, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "roost: %s\n", err);
+        return cli__exit_code(rc);
+    }
+    rc = cli__ctx_init(&ctx);
+    if (rc) {
+        fprintf(stderr, "roost: cannot start libcurl\n");
+        goto out;
+    }
+    rc = inv.cmd->run(&ctx, &inv);
+    if (rc) {
+        cli__report(&ctx);
+        if (rc == CLI_EUSAGE)
+            usage_hint(&inv);
+    }
+out:
+    cli__ctx_cleanup(&ctx);
+    if (fflush(stdout) != 0 && rc == 0) {
+        fprintf(stderr, "roost: cannot write the output: %s\n", strerror(errno));
+        rc = CLI_EFAIL;
+    }
+    return cli__exit_code(rc);
+}
