@@ -85,3 +85,13 @@ void roost_buf_trim(struct roost_buf *b, size_t keep)
     b->data = NULL;
     b->off = b->len = b->cap = 0;
 }
+
+void roost_buf_relax(struct roost_buf *b)
+{
+    if (b->len != b->off || b->cap == 0)
+        return;
+    if (b->cap <= 4096 || b->cap > 256 * 1024)
+        roost_buf_trim(b, 0);
+    else
+        b->off = b->len = 0;
+}

@@ -144,6 +144,10 @@ static inline uint8_t *roost_buf_head(const struct roost_buf *b)
 static inline void roost_buf_clear(struct roost_buf *b) { b->off = b->len = 0; }
 /* Shrink capacity back to at most `keep` bytes when empty (idle connections). */
 void roost_buf_trim(struct roost_buf *b, size_t keep);
+/* After a flush: frees an empty buffer when it is small (cheap to get again,
+ * and what thousands of idle connections would otherwise each hold) or huge
+ * (a burst is over); keeps the mid-sized buffers busy connections reuse. */
+void roost_buf_relax(struct roost_buf *b);
 
 /* ==== Reference counts ================================================== */
 

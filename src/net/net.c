@@ -192,7 +192,7 @@ static void on_write_done(uv_write_t *req, int status)
     struct roost_conn *c = req->data;
     c->writing = false;
     roost_buf_clear(&c->wire_busy);
-    roost_buf_trim(&c->wire_busy, 16384);
+    roost_buf_relax(&c->wire_busy);
     if (status < 0) {
         if (!c->handler_closed)
             conn_do_close(c, status);
@@ -241,7 +241,7 @@ static void conn_flush(struct roost_conn *c)
                 goto fail;
         }
         roost_buf_clear(&c->out);
-        roost_buf_trim(&c->out, 16384);
+        roost_buf_relax(&c->out);
     }
     if (roost_buf_size(&c->wsout)) {
         if (c->tls)
@@ -251,7 +251,7 @@ static void conn_flush(struct roost_conn *c)
         if (rc)
             goto fail;
         roost_buf_clear(&c->wsout);
-        roost_buf_trim(&c->wsout, 16384);
+        roost_buf_relax(&c->wsout);
     }
     if (c->tls) {
         rc = net_tls_take_output(c->tls, &c->wire);
@@ -281,7 +281,7 @@ static void conn_flush(struct roost_conn *c)
             atomic_fetch_add(&net->bytes_out, b.len);
             c->writing = true;
         }
-        roost_buf_trim(&c->wire, 16384);
+        roost_buf_relax(&c->wire);
     }
     if (net->cfg.max_output && roost_conn_backlog(c) > net->cfg.max_output) {
         roost_log_warn("net", "%s: output backlog over %zu bytes, closing", c->peer.addr,
@@ -489,7 +489,7 @@ static int conn_deliver(struct roost_conn *c)
         return 0;
     int rc = c->handler->data(c->state, c, &c->in);
     if (roost_buf_size(&c->in) == 0)
-        roost_buf_trim(&c->in, 4096);
+        roost_buf_relax(&c->in);
     if (!rc && c->upgrade_to && !c->opened)
         rc = conn_finish_upgrade(c);
     return rc;
@@ -544,7 +544,7 @@ static int conn_process_input(struct roost_conn *c, const uint8_t *p, size_t n)
                               &c->in, &c->wsout, &req);
         if (used)
             roost_buf_consume(&c->wsin, used);
-        roost_buf_trim(&c->wsin, 4096);
+        roost_buf_relax(&c->wsin);
         roost_conn_flush(c);
         if (wrc) {
             rc = wrc;
