@@ -898,7 +898,7 @@ ROOST_TEST(register_ca_sni_only_and_limits)
 
     /* Ten CAs may share a subject; the eleventh is refused. */
     for (int i = 1; i <= 10; i++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof(name), "ca%d", i);
         REQUIRE_OK(make_ca(name, "SNI CA"));
         snprintf(name, sizeof(name), "ca%d.pem", i);
