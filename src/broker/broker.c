@@ -285,6 +285,8 @@ void roost_broker_destroy(struct roost_broker *b)
     }
     roost_map_cleanup(&b->retained.by_topic);
     pthread_mutex_destroy(&b->retained.lock);
+    for (size_t i = 0; i < b->n_services; i++)
+        roost_free(b->services[i].prefix);
     roost_free(b->shards);
     roost_free(b);
 }
@@ -299,4 +301,52 @@ void roost_broker_get_stats(struct roost_broker *b, struct roost_broker_stats *o
     pthread_mutex_lock(&b->retained.lock);
     out->retained = b->retained.by_topic.count;
     pthread_mutex_unlock(&b->retained.lock);
+}
+
+/* ==== Services ============================================================ */
+
+int roost_broker_add_service(struct roost_broker *b, const char *prefix, roost_broker_service_fn fn,
+                             void *ud)
+{
+    if (b->n_services == ROOST_ARRAY_LEN(b->services) || !prefix || !*prefix || !fn)
+        return ROOST_EINVAL;
+    b->services[b->n_services].prefix = roost_xstrdup(prefix);
+    b->services[b->n_services].prefix_len = strlen(prefix);
+    b->services[b->n_services].fn = fn;
+    b->services[b->n_services].ud = ud;
+    b->n_services++;
+    return 0;
+}
+
+struct server_publish {
+    struct roost_msg *msg;
+    struct shard *sh;
+};
+
+static void server_publish_on_loop(void *arg)
+{
+    struct server_publish *sp = arg;
+    broker__route(sp->sh, sp->msg, 0, 0, 0, NULL);
+    broker__msg_unref(&sp->msg);
+    roost_free(sp);
+}
+
+void roost_broker_publish(struct roost_broker *b, const char *topic, const void *payload,
+                          size_t payload_len, uint8_t qos, bool retain)
+{
+    if (atomic_load(&b->shutting_down))
+        return; /* the loops are stopping: nobody is left to receive it */
+    struct server_publish *sp = roost_xmalloc(sizeof(*sp));
+    sp->msg = broker__msg_create(topic, strlen(topic), payload, payload_len, NULL, 0,
+                                 qos > 1 ? 1 : qos, retain);
+    struct roost_loop *here = roost_loop_current();
+    if (here && roost_loop_user(here)) {
+        sp->sh = roost_loop_user(here);
+    } else {
+        unsigned i = atomic_fetch_add(&b->next_publish_shard, 1) % b->n_shards;
+        sp->sh = b->shards[i];
+    }
+    /* Always through the post queue, never inside the caller's stack: a
+     * service answering from inside a delivery must not re-enter routing. */
+    roost_loop_post(sp->sh->loop, server_publish_on_loop, sp);
 }

@@ -55,6 +55,37 @@ void roost_broker_destroy(struct roost_broker *b);
  * (administrative action). Thread-safe; takes effect within a loop turn. */
 void roost_broker_disconnect_cert(struct roost_broker *b, const char *cert_id);
 
+/* ==== Services on reserved topics ========================================= */
+
+/* What a service learns about a PUBLISH it intercepts. Valid during the call. */
+struct roost_broker_request {
+    const char *topic;
+    size_t topic_len;
+    const uint8_t *payload;
+    size_t payload_len;
+    uint8_t qos;
+    const char *client_id;        /* the publishing client */
+    const char *cert_id;          /* its certificate id, or NULL (plain listener) */
+};
+
+/* Called on the publisher's loop for every PUBLISH whose topic starts with
+ * the service's prefix (e.g. "$aws/things/"), before normal routing (the
+ * message is still routed to subscribers, as AWS does). Must not block:
+ * hand work to the store and answer later with roost_broker_publish. */
+typedef void (*roost_broker_service_fn)(void *ud, const struct roost_broker_request *req);
+
+/* Registers a service for a topic prefix; at most 8. Call before
+ * roost_net_start. */
+int roost_broker_add_service(struct roost_broker *b, const char *prefix, roost_broker_service_fn fn,
+                             void *ud);
+
+/* Publishes a message as the server (services' answers, events). Thread-safe:
+ * may be called from any thread, including the store's writer; the message
+ * is routed on a loop soon after. QoS 0 or 1; retain as given. Dropped once
+ * roost_broker_begin_shutdown has been called. */
+void roost_broker_publish(struct roost_broker *b, const char *topic, const void *payload,
+                          size_t payload_len, uint8_t qos, bool retain);
+
 struct roost_broker_stats {
     uint64_t clients_connected;
     uint64_t msgs_received;

@@ -250,6 +250,14 @@ struct roost_broker {
     atomic_bool shutting_down;
     atomic_uint_fast64_t stat_connected, stat_received, stat_sent, stat_dropped, stat_sessions;
     struct roost_conn_handler handler;
+    struct {
+        char *prefix;
+        size_t prefix_len;
+        roost_broker_service_fn fn;
+        void *ud;
+    } services[8];
+    size_t n_services;
+    atomic_uint next_publish_shard; /* spreads server publishes over loops */
 };
 
 struct shard *broker__shard_for_client_id(struct roost_broker *b, const char *id, size_t n);

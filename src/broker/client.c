@@ -456,6 +456,17 @@ static int handle_publish(struct client *c, struct roost_mqtt_publish *p)
     m->expiry_at_ms = expiry_at;
     m->origin = s->uid;
 
+    for (size_t i = 0; i < b->n_services; i++) {
+        if (topic.n >= b->services[i].prefix_len &&
+            memcmp(topic.p, b->services[i].prefix, b->services[i].prefix_len) == 0) {
+            const struct roost_peer *peer = roost_conn_peer(c->conn);
+            struct roost_broker_request req = {
+                .topic = m->topic, .topic_len = m->topic_len, .payload = m->payload,
+                .payload_len = m->payload_len, .qos = p->qos, .client_id = s->client_id,
+                .cert_id = peer->has_cert ? peer->cert_id : NULL};
+            b->services[i].fn(b->services[i].ud, &req);
+        }
+    }
     uint8_t ack_type = p->qos == 2 ? ROOST_MQTT_PUBREC : ROOST_MQTT_PUBACK;
     struct session *congested = NULL;
     bool deferred = broker__route(c->shard, m, c->uid, p->qos ? p->packet_id : 0, ack_type,
