@@ -829,6 +829,32 @@ static int version_conflict(struct roost_api_call *call, const char *what, const
                           name);
 }
 
+/* The common start of the DELETE operations: check the name and
+ * ?expectedVersion=, load the document. *out_gone is set when it does not
+ * exist: AWS answers deleting a missing resource with success. */
+static int load_for_delete(struct roost_api_call *call, struct roost_store_txn *txn,
+                           const char *label, const char *kind, const char *what,
+                           const char *name, json_t **out_doc, bool *out_gone)
+{
+    int64_t expected = -1, version = 0;
+    *out_gone = false;
+    int rc = registry__check_name(call, label, name);
+    if (!rc)
+        rc = query_expected_version(call, &expected);
+    if (rc)
+        return rc;
+    rc = registry__doc_load(call, txn, kind, name, out_doc, &version);
+    if (rc == ROOST_ENOTFOUND) {
+        *out_gone = true;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (expected >= 0 && expected != version)
+        return version_conflict(call, what, name);
+    return 0;
+}
+
 /* PATCH /things/{thingName} */
 int registry__op_update_thing(struct roost_registry *reg, struct roost_store_txn *txn,
                               struct roost_api_call *call)
@@ -903,25 +929,13 @@ int registry__op_delete_thing(struct roost_registry *reg, struct roost_store_txn
 {
     const char *name = call->labels[0];
     json_t *doc = NULL;
-    int64_t expected = -1, version = 0;
     struct first_link f;
+    bool gone = false;
     ROOST_UNUSED(reg);
-    int rc = registry__check_name(call, "thingName", name);
-    if (!rc)
-        rc = query_expected_version(call, &expected);
-    if (rc)
+    int rc = load_for_delete(call, txn, "thingName", "thing", "thing", name, &doc,
+                             &gone);
+    if (rc || gone)
         goto out;
-    rc = registry__doc_load(call, txn, "thing", name, &doc, &version);
-    if (rc == ROOST_ENOTFOUND) {
-        rc = 0;
-        goto out;
-    }
-    if (rc)
-        goto out;
-    if (expected >= 0 && expected != version) {
-        rc = version_conflict(call, "thing", name);
-        goto out;
-    }
     rc = first_link(call, txn, "principal", true, "thing", name, "cert", &f);
     if (!rc && f.found)
         rc = ROOST_API_INVALID(call,
@@ -1580,25 +1594,13 @@ int registry__op_delete_thing_group(struct roost_registry *reg, struct roost_sto
 {
     const char *name = call->labels[0];
     json_t *doc = NULL;
-    int64_t expected = -1, version = 0;
     struct first_link f;
+    bool gone = false;
     ROOST_UNUSED(reg);
-    int rc = registry__check_name(call, "thingGroupName", name);
-    if (!rc)
-        rc = query_expected_version(call, &expected);
-    if (rc)
+    int rc = load_for_delete(call, txn, "thingGroupName", "thinggroup", "thing group", name, &doc,
+                             &gone);
+    if (rc || gone)
         goto out;
-    rc = registry__doc_load(call, txn, "thinggroup", name, &doc, &version);
-    if (rc == ROOST_ENOTFOUND) {
-        rc = 0;
-        goto out;
-    }
-    if (rc)
-        goto out;
-    if (expected >= 0 && expected != version) {
-        rc = version_conflict(call, "thing group", name);
-        goto out;
-    }
     rc = first_link(call, txn, "parent", false, "thinggroup", name, "thinggroup", &f);
     if (!rc && f.found)
         rc = ROOST_API_INVALID(call,
@@ -2034,24 +2036,12 @@ int registry__op_delete_billing_group(struct roost_registry *reg, struct roost_s
 {
     const char *name = call->labels[0];
     json_t *doc = NULL;
-    int64_t expected = -1, version = 0;
+    bool gone = false;
     ROOST_UNUSED(reg);
-    int rc = registry__check_name(call, "billingGroupName", name);
-    if (!rc)
-        rc = query_expected_version(call, &expected);
-    if (rc)
+    int rc = load_for_delete(call, txn, "billingGroupName", "billinggroup", "billing group", name, &doc,
+                             &gone);
+    if (rc || gone)
         goto out;
-    rc = registry__doc_load(call, txn, "billinggroup", name, &doc, &version);
-    if (rc == ROOST_ENOTFOUND) {
-        rc = 0;
-        goto out;
-    }
-    if (rc)
-        goto out;
-    if (expected >= 0 && expected != version) {
-        rc = version_conflict(call, "billing group", name);
-        goto out;
-    }
     rc = store_del(call, txn, "billinggroup", name);
     if (!rc)
         call->effects.things_changed = true;
