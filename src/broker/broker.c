@@ -350,3 +350,17 @@ void roost_broker_publish(struct roost_broker *b, const char *topic, const void 
      * service answering from inside a delivery must not re-enter routing. */
     roost_loop_post(sp->sh->loop, server_publish_on_loop, sp);
 }
+
+void roost_broker_publish_ordered(struct roost_broker *b, const char *topic, const void *payload,
+                                  size_t payload_len, uint8_t qos, bool retain, uint64_t order_key)
+{
+    if (atomic_load(&b->shutting_down))
+        return;
+    struct server_publish *sp = roost_xmalloc(sizeof(*sp));
+    sp->msg = broker__msg_create(topic, strlen(topic), payload, payload_len, NULL, 0,
+                                 qos > 1 ? 1 : qos, retain);
+    /* One key, one loop: posts to a loop run in order, and so do that
+     * loop's deliveries to any other loop. */
+    sp->sh = b->shards[order_key % b->n_shards];
+    roost_loop_post(sp->sh->loop, server_publish_on_loop, sp);
+}

@@ -85,6 +85,11 @@ int roost_broker_add_service(struct roost_broker *b, const char *prefix, roost_b
  * roost_broker_begin_shutdown has been called. */
 void roost_broker_publish(struct roost_broker *b, const char *topic, const void *payload,
                           size_t payload_len, uint8_t qos, bool retain);
+/* The same, routed on the loop chosen by order_key: messages published from
+ * one thread with the same key reach every subscriber in publication order
+ * (roost_broker_publish may spread them over loops). */
+void roost_broker_publish_ordered(struct roost_broker *b, const char *topic, const void *payload,
+                                  size_t payload_len, uint8_t qos, bool retain, uint64_t order_key);
 
 struct roost_broker_stats {
     uint64_t clients_connected;

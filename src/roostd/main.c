@@ -463,6 +463,9 @@ int main(int argc, char **argv)
     rc = roost_broker_create(&cfg.broker, d.net, d.store, &d.broker);
     if (rc)
         goto out;
+    rc = roost_shadow_service_create(d.broker, d.store, NULL, &d.shadow);
+    if (rc)
+        goto out;
 
     const struct roost_conn_handler *mqtt = roost_broker_handler(d.broker);
     https_default_handler = *mqtt; /* replaced by the API below */
@@ -564,6 +567,9 @@ int main(int argc, char **argv)
     roost_net_stop(d.net);
     rc = 0;
 out:
+    /* After the loops stopped (no new request) and before the store closes
+     * (requests already submitted are answered or dropped). */
+    roost_shadow_service_destroy(d.shadow);
     roost_broker_destroy(d.broker);
     roost_net_destroy(d.net);
     roost_api_destroy(api);

@@ -12,6 +12,7 @@
 #include "net/net.h"
 #include "pki/pki.h"
 #include "registry/registry.h"
+#include "shadow/shadow.h"
 #include "store/store.h"
 
 struct roostd {
@@ -20,6 +21,7 @@ struct roostd {
     struct roost_broker *broker;
     struct roost_registry *registry;
     struct roost_pki_ca *ca;
+    struct roost_shadow_service *shadow;
     bool allow_unregistered;      /* accept unregistered certificates of trusted CAs */
     uint64_t trusted_generation;  /* registry CA set last given to net */
 };

@@ -147,4 +147,36 @@ int roost_shadow_topic_parse(struct roost_str topic, struct roost_shadow_topic *
 int roost_shadow_topic_format(struct roost_buf *out, struct roost_str thing, struct roost_str name,
                               enum roost_shadow_op op, const char *suffix);
 
+/* ==== Service ============================================================ */
+
+/*
+ * The MQTT side of the Device Shadow service (service.c): answers
+ * $aws/things/T/shadow[/name/S]/{get,update,delete} published by any client,
+ * as AWS does (the thing need not be registered). Each request is one store
+ * transaction that reads the shadow, runs the operation above and writes the
+ * result; /accepted, /update/delta and /update/documents (or /rejected) are
+ * published after the commit, at QoS 0, in request order per thing; more
+ * than ROOST_SHADOW_MAX_INFLIGHT requests in flight from one client are
+ * answered 429 at once. Stored as registry documents: kind "shadow", name
+ * "T/S" ("T/" for the classic shadow); a deleted shadow leaves kind
+ * "shadow-deleted", same name, {"version":N,"timestamp":T}.
+ * docs/internals/SHADOW.md, "The service (MQTT)".
+ */
+struct roost_broker;
+struct roost_store;
+struct roost_shadow_service;
+
+/* Requests one client may have in flight; more are rejected with 429 (AWS). */
+#define ROOST_SHADOW_MAX_INFLIGHT 10u
+
+/* Registers the service with the broker (before roost_net_start). lim NULL
+ * means the AWS defaults. */
+int roost_shadow_service_create(struct roost_broker *b, struct roost_store *st,
+                                const struct roost_shadow_limits *lim,
+                                struct roost_shadow_service **out);
+/* After roost_net_stop (no request can arrive any more) and before the
+ * broker and the store go: waits for the requests already submitted, then
+ * frees the service. NULL is a no-op. */
+void roost_shadow_service_destroy(struct roost_shadow_service *svc);
+
 #endif /* ROOST_SHADOW_H */
