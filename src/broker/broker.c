@@ -364,3 +364,76 @@ void roost_broker_publish_ordered(struct roost_broker *b, const char *topic, con
     sp->sh = b->shards[order_key % b->n_shards];
     roost_loop_post(sp->sh->loop, server_publish_on_loop, sp);
 }
+
+/* ==== Retained messages for the data plane ================================ */
+
+static void retained_copy(const struct roost_msg *m, struct roost_broker_retained *out)
+{
+    out->topic = roost_xstrndup(m->topic, m->topic_len);
+    out->payload = roost_xmemdup(m->payload, m->payload_len ? m->payload_len : 1);
+    out->payload_len = m->payload_len;
+    out->qos = m->qos;
+    out->last_modified_ms = m->created_ms;
+}
+
+void roost_broker_retained_cleanup(struct roost_broker_retained *r)
+{
+    if (!r)
+        return;
+    roost_free(r->topic);
+    roost_free(r->payload);
+    memset(r, 0, sizeof(*r));
+}
+
+int roost_broker_retained_get(struct roost_broker *b, const char *topic,
+                              struct roost_broker_retained *out)
+{
+    int rc = ROOST_ENOTFOUND;
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&b->retained.lock);
+    struct roost_msg *m = roost_map_get(&b->retained.by_topic, topic, strlen(topic));
+    if (m && !broker__msg_expired(m, roost_wall_ms())) {
+        retained_copy(m, out);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&b->retained.lock);
+    return rc;
+}
+
+static int compare_topics(const void *a, const void *b)
+{
+    const struct roost_broker_retained *x = a, *y = b;
+    return strcmp(x->topic, y->topic);
+}
+
+int roost_broker_retained_list(struct roost_broker *b, const char *after, size_t limit,
+                               roost_broker_retained_fn fn, void *ud)
+{
+    struct roost_broker_retained *all = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t now = roost_wall_ms();
+    int rc = 0;
+    pthread_mutex_lock(&b->retained.lock);
+    size_t pos = 0;
+    void *v;
+    while (roost_map_next(&b->retained.by_topic, &pos, NULL, &v)) {
+        struct roost_msg *m = v;
+        if (broker__msg_expired(m, now) || (after && strcmp(m->topic, after) <= 0))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            all = roost_xrealloc(all, cap * sizeof(*all));
+        }
+        retained_copy(m, &all[n++]);
+    }
+    pthread_mutex_unlock(&b->retained.lock);
+    if (n)
+        qsort(all, n, sizeof(*all), compare_topics);
+    for (size_t i = 0; i < n; i++) {
+        if (!rc && (!limit || i < limit))
+            rc = fn(ud, &all[i]);
+        roost_broker_retained_cleanup(&all[i]);
+    }
+    roost_free(all);
+    return rc;
+}

@@ -91,6 +91,29 @@ void roost_broker_publish(struct roost_broker *b, const char *topic, const void 
 void roost_broker_publish_ordered(struct roost_broker *b, const char *topic, const void *payload,
                                   size_t payload_len, uint8_t qos, bool retain, uint64_t order_key);
 
+/* ==== Retained messages for the HTTPS data plane ========================= */
+
+struct roost_broker_retained {
+    char *topic;
+    uint8_t *payload;
+    size_t payload_len;
+    uint8_t qos;
+    uint64_t last_modified_ms;    /* wall clock of the PUBLISH that set it */
+};
+
+/* Copies the retained message of `topic` into *out (free with
+ * roost_broker_retained_cleanup). ROOST_ENOTFOUND when there is none.
+ * Thread-safe. */
+int roost_broker_retained_get(struct roost_broker *b, const char *topic,
+                              struct roost_broker_retained *out);
+/* Retained topics in byte order after `after` (NULL = from the start), at
+ * most `limit`; fn gets each (payload included) and may stop the walk with a
+ * non-zero return. Thread-safe (copies taken under the lock, fn runs after). */
+typedef int (*roost_broker_retained_fn)(void *ud, const struct roost_broker_retained *r);
+int roost_broker_retained_list(struct roost_broker *b, const char *after, size_t limit,
+                               roost_broker_retained_fn fn, void *ud);
+void roost_broker_retained_cleanup(struct roost_broker_retained *r);
+
 struct roost_broker_stats {
     uint64_t clients_connected;
     uint64_t msgs_received;

@@ -25,6 +25,7 @@ struct roost_msg {
     uint64_t id;              /* store id, 0 when not persisted */
     uint64_t origin;          /* uid of the publishing session (no-local), 0 none */
     uint64_t expiry_at_ms;    /* wall clock, 0 = never */
+    uint64_t created_ms;      /* wall clock when published (retained lastModifiedTime) */
     uint32_t payload_len;
     uint32_t props_len;       /* forwardable v5 properties, encoded */
     uint16_t topic_len;

@@ -13,6 +13,7 @@ struct roost_msg *broker__msg_create(const char *topic, size_t topic_len, const 
     m->id = 0;
     m->origin = 0;
     m->expiry_at_ms = 0;
+    m->created_ms = roost_wall_ms();
     m->topic_len = (uint16_t)topic_len;
     m->payload_len = (uint32_t)payload_len;
     m->props_len = (uint32_t)props_len;
