@@ -5,6 +5,8 @@
  */
 #include "broker_int.h"
 
+#include <stdlib.h>
+
 void roost_broker_config_defaults(struct roost_broker_config *cfg)
 {
     *cfg = (struct roost_broker_config){
