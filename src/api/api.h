@@ -220,6 +220,8 @@ int roost_sigv4_sign(const struct roost_http_request *req, const char *signed_he
 struct roost_registry;
 struct roost_registry_effects;
 struct roost_store;
+struct roost_shadow_service;
+struct roost_broker;
 struct roost_conn_handler;
 struct roost_api_call;
 struct roost_api;
@@ -292,6 +294,42 @@ void roost_api_call_inputs_cleanup(struct roost_api_call *call);
 int roost_api_write_response(struct roost_buf *out, const struct roost_api_call *call,
                              bool keep_alive);
 
+/* ---- The iot-data plane (dataplane.c) ------------------------------------ */
+
+/* One data-plane request: GetThingShadow, UpdateThingShadow,
+ * DeleteThingShadow, ListNamedShadowsForThing, Publish, GetRetainedMessage,
+ * ListRetainedMessages (spec/aws-iot.md 2.1). The server zeroes it, sets the
+ * inputs and roost_buf_init(&body, 0). */
+struct roost_api_dp_call {
+    /* ---- input ---- */
+    const struct roost_api_config *cfg; /* shadow, broker, store */
+    const char *request_id;
+    /* Runs once, on the store's writer thread, when a call that
+     * roost_api_dataplane_start left pending (ROOST_EAGAIN) has its answer. */
+    void (*finish)(struct roost_api_dp_call *c);
+    void *ud;                           /* the server's */
+    /* ---- output ---- */
+    const char *op;                     /* AWS operation name once routed (static), or NULL */
+    int status;                         /* 200, or the error's */
+    const char *error_code;             /* AWS error type (static) */
+    char error_message[256];
+    struct roost_buf body;              /* 200: the response body (JSON) */
+    atomic_int state;                   /* private: who completes a pending call */
+};
+
+/* Routes and runs a request signed for iot-data. Returns 0 when the call is
+ * answered already (status etc. set: 4xx for a bad request, 404 "Not Found"
+ * for no route, 405 when only the method is wrong), or ROOST_EAGAIN when it
+ * went to the shadow service or the store: c->finish(c) follows, once. The
+ * request and `scratch` are only used before this returns. */
+int roost_api_dataplane_start(struct roost_api_dp_call *c, const struct roost_http_request *req,
+                              struct roost_arena *scratch);
+/* Appends the whole response: 200 + c->body, or the AWS error shape. All or
+ * nothing. */
+int roost_api_dataplane_write_response(struct roost_buf *out, const struct roost_api_dp_call *c,
+                                       bool keep_alive);
+void roost_api_dataplane_cleanup(struct roost_api_dp_call *c);
+
 /* ---- The server (server.c) ---------------------------------------------- */
 
 struct roost_api_config {
@@ -308,6 +346,11 @@ struct roost_api_config {
      * runs on an event loop thread, must not block. Optional. */
     void (*metrics)(void *ud, struct roost_buf *out);
     void *metrics_ud;
+    /* The iot-data plane (requests signed iotdata or iotdevicegateway):
+     * shadows through the service, Publish and retained messages through
+     * the broker. Optional: without them those operations answer 404. */
+    struct roost_shadow_service *shadow;
+    struct roost_broker *broker;
     size_t max_body;                      /* request body limit; 0 = 1 MiB */
     int64_t max_skew;                     /* SigV4 clock skew, seconds; 0 = 900 */
 };

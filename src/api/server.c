@@ -88,6 +88,8 @@ struct api_req {
     struct api_conn *ac;
     struct roost_loop *loop;       /* the connection's, for the way back */
     struct roost_api_call call;
+    struct roost_api_dp_call dp;   /* instead of `call` when is_dp */
+    bool is_dp;
     char request_id[37];
     uint64_t t0_us;
     bool keep_alive;
@@ -271,6 +273,7 @@ static void req_free(struct api_req *r)
 {
     roost_api_call_inputs_cleanup(&r->call);
     roost_api_call_cleanup(&r->call);
+    roost_api_dataplane_cleanup(&r->dp);
     roost_free(r);
 }
 
@@ -283,17 +286,20 @@ static void req_finish(void *arg)
     struct roost_api *api = r->api;
     struct api_conn *ac = r->ac;
     const struct roost_api_call *call = &r->call;
-    count_answer(api, call->status, call->op ? call->op->name : NULL, r->t0_us);
-    roost_log_debug(SUB, "%s %s -> %d%s%s", r->request_id, call->op ? call->op->name : "?",
-                    call->status, call->error_code ? " " : "",
-                    call->error_code ? call->error_code : "");
+    const char *op = r->is_dp ? r->dp.op : call->op ? call->op->name : NULL;
+    int status = r->is_dp ? r->dp.status : call->status;
+    const char *error_code = r->is_dp ? r->dp.error_code : call->error_code;
+    count_answer(api, status, op, r->t0_us);
+    roost_log_debug(SUB, "%s %s -> %d%s%s", r->request_id, op ? op : "?", status,
+                    error_code ? " " : "", error_code ? error_code : "");
     if (!ac->conn)
         roost_log_debug(SUB, "%s: connection gone, answer dropped", r->request_id);
     if (ac->conn && !ac->closing) {
         struct roost_buf *out = roost_conn_out(ac->conn);
         size_t mark = out->len;
         bool keep_alive = r->keep_alive;
-        int rc = roost_api_write_response(out, call, keep_alive);
+        int rc = r->is_dp ? roost_api_dataplane_write_response(out, &r->dp, keep_alive)
+                          : roost_api_write_response(out, call, keep_alive);
         if (rc) {
             struct roost_api_call fail = {.request_id = r->request_id};
             roost_api_fail(&fail, 500, "InternalFailureException", "The response is too large");
@@ -394,6 +400,74 @@ static void submit_call(struct api_conn *ac, const struct roost_http_request *re
     roost_store_submit(api->cfg.store, op);
 }
 
+/* ---- the iot-data plane (dataplane.c) ---- */
+
+/* A pending data-plane call has its answer (writer thread). */
+static void dp_finish(struct roost_api_dp_call *c)
+{
+    struct api_req *r = c->ud;
+    roost_loop_post(r->loop, req_finish, r);
+}
+
+/* Like submit_call, but a data-plane call may be answered at once. */
+static void submit_dataplane(struct api_conn *ac, const struct roost_http_request *req,
+                             const char *request_id, uint64_t t0_us)
+{
+    struct roost_api *api = ac->api;
+    bool head = roost_str_eq_c(req->method, "HEAD");
+    bool keep_alive = req->keep_alive && !req->upgrade;
+    pthread_mutex_lock(&api->mu);
+    bool stopping = api->stopping;
+    if (!stopping)
+        api->inflight++;
+    pthread_mutex_unlock(&api->mu);
+    if (stopping) {
+        answer_error(ac, request_id, 503, "ServiceUnavailableException",
+                     "The service is shutting down", false, head, t0_us);
+        return;
+    }
+    struct api_req *r = roost_xcalloc(1, sizeof(*r));
+    r->api = api;
+    r->loop = roost_conn_loop(ac->conn);
+    r->t0_us = t0_us;
+    r->keep_alive = keep_alive;
+    r->head = head;
+    r->is_dp = true;
+    memcpy(r->request_id, request_id, sizeof(r->request_id));
+    r->dp.cfg = &api->cfg;
+    r->dp.request_id = r->request_id;
+    r->dp.finish = dp_finish;
+    r->dp.ud = r;
+    roost_buf_init(&r->dp.body, 0);
+    if (roost_api_dataplane_start(&r->dp, req, &ac->arena) == ROOST_EAGAIN) {
+        /* The answer is posted to this loop: req_finish runs after we
+         * return, so setting these now is in time. */
+        roost_ref_get(&ac->ref);
+        r->ac = ac;
+        ac->busy = true;
+        roost_conn_pause(ac->conn, true);
+        return;
+    }
+    /* answered at once: write it here (req_finish would re-enter serve) */
+    struct roost_buf *out = roost_conn_out(ac->conn);
+    size_t mark = out->len;
+    if (roost_api_dataplane_write_response(out, &r->dp, keep_alive)) {
+        keep_alive = false;
+    } else if (head) {
+        strip_body(out, mark);
+    }
+    count_answer(api, r->dp.status, r->dp.op, t0_us);
+    roost_log_debug(SUB, "%s %s -> %d%s%s", request_id, r->dp.op ? r->dp.op : "?",
+                    r->dp.status, r->dp.error_code ? " " : "",
+                    r->dp.error_code ? r->dp.error_code : "");
+    req_free(r);
+    after_answer(ac, keep_alive);
+    pthread_mutex_lock(&api->mu);
+    if (--api->inflight == 0)
+        pthread_cond_broadcast(&api->idle);
+    pthread_mutex_unlock(&api->mu);
+}
+
 /* ==== One request ============================================================ */
 
 static int secret_lookup(void *ud, const char *akid, const char *token,
@@ -410,9 +484,10 @@ static int secret_lookup(void *ud, const char *akid, const char *token,
 }
 
 /* Signing names: the control plane (older botocore signs IoT as
- * execute-api), then the data planes, which have no routes yet and answer
- * 404 until they do; WebSocket MQTT alone for /mqtt. The first of each list
- * is what a wrong-service refusal names. */
+ * execute-api), then the data planes: iot-data (dataplane.c) and
+ * iot-jobs-data, which has no routes yet and answers 404; WebSocket MQTT
+ * alone for /mqtt. The first of each list is what a wrong-service refusal
+ * names. */
 static const char *const services_control[] = {"iot", "execute-api", NULL};
 static const char *const services_any[] = {"iot", "execute-api", "iotdata", "iotdevicegateway",
                                            "iot-jobs-data", NULL};
@@ -424,6 +499,11 @@ static bool is_control_service(const char *service)
         if (strcmp(service, services_control[i]) == 0)
             return true;
     return false;
+}
+
+static bool is_iotdata_service(const char *service)
+{
+    return strcmp(service, "iotdata") == 0 || strcmp(service, "iotdevicegateway") == 0;
 }
 
 static int authenticate(struct api_conn *ac, const struct roost_http_request *req,
@@ -555,6 +635,10 @@ static int serve_one(struct api_conn *ac, const struct roost_http_request *req, 
     if (metrics) {
         answer_error(ac, request_id, 405, "MethodNotAllowedException", "Method Not Allowed",
                      keep_alive, head, t0_us);
+        return 0;
+    }
+    if (is_iotdata_service(res.service)) {
+        submit_dataplane(ac, req, request_id, t0_us);
         return 0;
     }
     if (!is_control_service(res.service) || !api->cfg.registry || !api->cfg.store) {

@@ -923,6 +923,37 @@ out:
     return rc;
 }
 
+/* The thing's shadows go with it, as on AWS: the Device Shadow service's
+ * documents of kind "shadow" named "<thing>/<shadow>" (src/shadow/service.c;
+ * thing names hold no '/', so the prefix is exact). The service's cache of
+ * parsed shadows needs no word from us: it checks the stored version on
+ * every hit. No tombstone ("shadow-deleted") is written, so a shadow made
+ * again starts at version 1; those of earlier DeleteThingShadow calls stay. */
+static int collect_doc_name(void *ud, const struct roost_store_doc *doc)
+{
+    return json_array_append_new(ud, json_string(doc->name)) ? ROOST_ENOMEM : 0;
+}
+
+static int delete_thing_shadows(struct roost_api_call *call, struct roost_store_txn *txn,
+                                const char *thing)
+{
+    char prefix[REGISTRY_NAME_MAX + 2];
+    snprintf(prefix, sizeof(prefix), "%s/", thing);
+    json_t *names = json_array(); /* collected first: no deleting under a cursor */
+    int rc = roost_store_doc_list(txn, "shadow", prefix, NULL, 0, collect_doc_name, names);
+    if (rc)
+        rc = registry__store_fail(call, rc, "shadow");
+    size_t i;
+    json_t *n;
+    json_array_foreach(names, i, n) {
+        if (rc)
+            break;
+        rc = store_del(call, txn, "shadow", json_string_value(n));
+    }
+    json_decref(names);
+    return rc;
+}
+
 /* DELETE /things/{thingName}?expectedVersion= : a missing thing is success. */
 int registry__op_delete_thing(struct roost_registry *reg, struct roost_store_txn *txn,
                               struct roost_api_call *call)
@@ -944,6 +975,8 @@ int registry__op_delete_thing(struct roost_registry *reg, struct roost_store_txn
                                name);
     if (!rc)
         rc = store_del(call, txn, "thing", name);
+    if (!rc)
+        rc = delete_thing_shadows(call, txn, name);
     if (!rc)
         call->effects.things_changed = true;
 out:

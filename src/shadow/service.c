@@ -50,6 +50,7 @@
 struct cache_entry {
     struct roost_shadow *shadow; /* NULL: no shadow */
     uint64_t base_version;       /* when shadow is NULL: the tombstone's version */
+    int64_t doc_ver;             /* when shadow is set: its document's store version */
     int64_t tomb_ts;             /* the tombstone's time, 0 for none */
     struct cache_entry *prev, *next; /* LRU list, most recent first */
     size_t key_len;
@@ -81,6 +82,8 @@ struct svc_req {
     const uint8_t *payload;
     size_t payload_len;
     char *client_id; /* counted in svc->inflight while this lives; NULL: not */
+    roost_shadow_service_done_fn done_fn; /* set: an HTTPS request (no /rejected) */
+    void *done_ud;
     int64_t now;
     int rc; /* the core's verdict; the store's error arrives in done */
     struct roost_shadow_result res;
@@ -179,19 +182,35 @@ static int tomb_parse(const char *body, uint64_t *version, int64_t *ts)
 static int cache_load(struct roost_shadow_service *svc, struct roost_store_txn *txn,
                       const struct svc_req *r, struct cache_entry **out)
 {
+    struct roost_store_doc doc;
+    int rc;
     struct cache_entry *e = roost_map_get(&svc->cache, r->key, r->key_len);
+    if (e && e->shadow) {
+        /* Others delete shadows too (DeleteThing in the registry, on this
+         * thread, in its own transaction): a cached shadow is only good
+         * while its document is the one we wrote. One indexed read; the
+         * parse it saves is the expensive part. */
+        rc = roost_store_doc_get(txn, SHADOW_KIND, r->key, &doc);
+        if (rc && rc != ROOST_ENOTFOUND)
+            return rc;
+        if (rc || doc.version != e->doc_ver) {
+            cache_drop(svc, e);
+            e = NULL;
+        }
+    }
     if (e) {
         lru_unlink(svc, e);
         lru_push_front(svc, e);
         *out = e;
         return 0;
     }
-    struct roost_store_doc doc;
     struct roost_shadow *s = NULL;
     uint64_t base = 0;
     int64_t tomb_ts = 0;
-    int rc = roost_store_doc_get(txn, SHADOW_KIND, r->key, &doc);
+    int64_t doc_ver = 0;
+    rc = roost_store_doc_get(txn, SHADOW_KIND, r->key, &doc);
     if (rc == 0) {
+        doc_ver = doc.version;
         rc = roost_shadow_parse(doc.body, strlen(doc.body), &s);
         if (rc) {
             roost_log_error("shadow", "stored shadow %s unreadable: %s", r->key,
@@ -215,6 +234,7 @@ static int cache_load(struct roost_shadow_service *svc, struct roost_store_txn *
     cache_trim(svc, e);
     e->base_version = base;
     e->tomb_ts = tomb_ts;
+    e->doc_ver = doc_ver;
     *out = e;
     return 0;
 }
@@ -222,13 +242,12 @@ static int cache_load(struct roost_shadow_service *svc, struct roost_store_txn *
 /* ==== The transaction (writer thread) ==================================== */
 
 static int put_text(struct roost_store_txn *txn, const char *kind, const char *key,
-                    struct roost_buf *text)
+                    struct roost_buf *text, int64_t *out_ver)
 {
     int rc = roost_buf_append(text, "", 1); /* the store wants a C string */
     if (rc)
         return rc;
-    int64_t ver;
-    rc = roost_store_doc_put(txn, kind, key, (const char *)roost_buf_head(text), -1, &ver);
+    rc = roost_store_doc_put(txn, kind, key, (const char *)roost_buf_head(text), -1, out_ver);
     text->len--;
     return rc;
 }
@@ -267,7 +286,8 @@ static int req_txn(struct roost_store_txn *txn, void *ud)
         return 0;
 
     if (r->kind == ROOST_SHADOW_OP_UPDATE) {
-        rc = put_text(txn, SHADOW_KIND, r->key, &r->res.stored);
+        int64_t doc_ver = 0;
+        rc = put_text(txn, SHADOW_KIND, r->key, &r->res.stored, &doc_ver);
         if (!rc && !e->shadow && e->tomb_ts) {
             rc = roost_store_doc_del(txn, SHADOW_TOMB_KIND, r->key);
             if (rc == ROOST_ENOTFOUND)
@@ -277,6 +297,7 @@ static int req_txn(struct roost_store_txn *txn, void *ud)
             goto fail;
         cache_set(svc, e, r->res.shadow); /* the cache's now */
         r->res.shadow = NULL;
+        e->doc_ver = doc_ver;
         cache_trim(svc, e);
         e->base_version = 0;
         e->tomb_ts = 0;
@@ -316,6 +337,18 @@ static void answer(struct svc_req *r, const char *suffix, const struct roost_buf
     roost_buf_cleanup(&topic);
 }
 
+/* Hands an HTTPS request its answer: the reply document either way. */
+static void answer_http(struct svc_req *r)
+{
+    struct roost_shadow_service_answer a = {
+        .code = r->rc ? r->res.code : 0,
+        .message = r->rc ? r->res.message : "",
+        .payload = roost_buf_head(&r->res.reply),
+        .len = roost_buf_size(&r->res.reply),
+    };
+    r->done_fn(r->done_ud, &a);
+}
+
 static void req_done(void *ud, int rc)
 {
     struct svc_req *r = ud;
@@ -334,13 +367,29 @@ static void req_done(void *ud, int rc)
         size_t n = roost_shadow_client_token(r->payload, r->payload_len, tok, sizeof(tok));
         if (!r->now)
             r->now = (int64_t)(roost_wall_ms() / 1000);
-        roost_shadow_reject(500, ROOST_SHADOW_MSG_INTERNAL, (struct roost_str){tok, n}, r->now,
-                            &r->res);
-        answer(r, "rejected", &r->res.reply, r->kind);
+        r->rc = roost_shadow_reject(500, ROOST_SHADOW_MSG_INTERNAL, (struct roost_str){tok, n},
+                                    r->now, &r->res);
+        if (r->done_fn)
+            answer_http(r);
+        else
+            answer(r, "rejected", &r->res.reply, r->kind);
         return;
     }
     if (r->rc) {
-        answer(r, "rejected", &r->res.reply, r->kind);
+        /* AWS sends an HTTPS request's rejection only in the response */
+        if (r->done_fn)
+            answer_http(r);
+        else
+            answer(r, "rejected", &r->res.reply, r->kind);
+        return;
+    }
+    /* Accepted: the MQTT answers of a change go out for HTTPS requests
+     * too (AWS: a REST update publishes /accepted, /delta and /documents; a
+     * REST delete, /delete/accepted), before the HTTP response, so a client
+     * that saw the response can count on them having been routed. A REST
+     * get changes nothing and nobody on MQTT asked: nothing is published. */
+    if (r->done_fn && r->kind == ROOST_SHADOW_OP_GET) {
+        answer_http(r);
         return;
     }
     answer(r, "accepted", &r->res.reply, r->kind);
@@ -349,6 +398,8 @@ static void req_done(void *ud, int rc)
             answer(r, "delta", &r->res.delta, ROOST_SHADOW_OP_UPDATE);
         answer(r, "documents", &r->res.documents, ROOST_SHADOW_OP_UPDATE);
     }
+    if (r->done_fn)
+        answer_http(r);
 }
 
 /* Counts a request of client_id in; false when it already has the most
@@ -458,6 +509,60 @@ static void on_publish(void *ud, const struct roost_broker_request *br)
         roost_shadow_reject(429, ROOST_SHADOW_MSG_THROTTLED, (struct roost_str){tok, n},
                             (int64_t)(roost_wall_ms() / 1000), &r->res);
         answer(r, "rejected", &r->res.reply, r->kind);
+        req_release(&r->op);
+        return;
+    }
+    r->op.type = ROOST_STORE_TXN;
+    r->op.u.txn.fn = req_txn;
+    r->op.u.txn.ud = r;
+    r->op.done = req_done;
+    r->op.done_ud = r;
+    r->op.release = req_release;
+    roost_store_submit(svc->store, &r->op);
+}
+
+/* ==== Requests from other callers (HTTPS) ================================ */
+
+void roost_shadow_service_request(struct roost_shadow_service *svc, struct roost_str thing,
+                                  struct roost_str name, enum roost_shadow_op op,
+                                  const void *payload, size_t len,
+                                  roost_shadow_service_done_fn done, void *ud)
+{
+    struct roost_shadow_topic t = {.op = op, .thing = thing, .name = name};
+    struct roost_broker_request br = {.payload = payload, .payload_len = len};
+    struct svc_req *r = req_new(svc, &t, &br);
+    r->done_fn = done;
+    r->done_ud = ud;
+    int64_t now = (int64_t)(roost_wall_ms() / 1000);
+    bool names_ok = roost_shadow_thing_name_valid(thing) &&
+                    (name.n == 0 || roost_shadow_name_valid(name));
+    if (atomic_load(&svc->stopping)) {
+        r->now = now;
+        r->rc = roost_shadow_reject(500, ROOST_SHADOW_MSG_INTERNAL, (struct roost_str){NULL, 0},
+                                    now, &r->res);
+        if (done)
+            answer_http(r);
+        req_release(&r->op);
+        return;
+    }
+    if (!names_ok) {
+        /* as on_publish: the core words the 400 without the store */
+        struct roost_shadow_req q = {.thing = r->thing, .name = r->name, .payload = r->payload,
+                                     .len = r->payload_len, .now = now};
+        r->now = now;
+        if (op == ROOST_SHADOW_OP_UPDATE)
+            r->rc = roost_shadow_update(&svc->lim, NULL, &q, &r->res);
+        else if (op == ROOST_SHADOW_OP_GET)
+            r->rc = roost_shadow_get(&svc->lim, NULL, &q, &r->res);
+        else
+            r->rc = roost_shadow_delete(&svc->lim, NULL, &q, &r->res);
+        if (!r->rc) /* cannot happen: the core checks names first */
+            r->rc = roost_shadow_reject(400, "Invalid thing name", (struct roost_str){NULL, 0},
+                                        now, &r->res);
+        if (done)
+            answer_http(r);
+        else
+            answer(r, "rejected", &r->res.reply, r->kind);
         req_release(&r->op);
         return;
     }

@@ -159,7 +159,9 @@ int roost_shadow_topic_format(struct roost_buf *out, struct roost_str thing, str
  * than ROOST_SHADOW_MAX_INFLIGHT requests in flight from one client are
  * answered 429 at once. Stored as registry documents: kind "shadow", name
  * "T/S" ("T/" for the classic shadow); a deleted shadow leaves kind
- * "shadow-deleted", same name, {"version":N,"timestamp":T}.
+ * "shadow-deleted", same name, {"version":N,"timestamp":T}. Other writers of
+ * these documents (the registry's DeleteThing deletes the thing's shadows)
+ * need not tell the service: its cache checks the stored version on a hit.
  * docs/internals/SHADOW.md, "The service (MQTT)".
  */
 struct roost_broker;
@@ -168,6 +170,36 @@ struct roost_shadow_service;
 
 /* Requests one client may have in flight; more are rejected with 429 (AWS). */
 #define ROOST_SHADOW_MAX_INFLIGHT 10u
+
+/* The answer to roost_shadow_service_request. Valid during the call. */
+struct roost_shadow_service_answer {
+    int code;            /* 0 accepted, else the HTTP status of the rejection */
+    const char *message; /* the rejection's text (AWS's wording), "" when accepted */
+    const void *payload; /* accepted: the /accepted document (get: the whole shadow,
+                          * delete: {"version","timestamp"}); rejected: the
+                          * /rejected document ({"code","message",...}) */
+    size_t len;
+};
+typedef void (*roost_shadow_service_done_fn)(void *ud,
+                                             const struct roost_shadow_service_answer *a);
+
+/*
+ * The same requests from another caller (the HTTPS data plane): runs `op` on
+ * thing/name (name.n == 0: the classic shadow) with `payload` (copied; may be
+ * empty) in its own store transaction, in order with the MQTT requests.
+ * `done` runs exactly once: on the store's writer thread after the commit,
+ * or, for an invalid thing or shadow name or a service that is stopping, on
+ * the calling thread before this returns. Accepted updates and deletes
+ * publish /accepted (and /update/delta, /update/documents) on MQTT as AWS
+ * does for REST calls, before `done`; an accepted get publishes nothing;
+ * rejections are only told to `done`, never published on /rejected. With `done` NULL the request is answered on MQTT
+ * only, /rejected included, exactly as if published there (an HTTPS Publish
+ * to a shadow request topic). Not throttled (no client id). Any thread.
+ */
+void roost_shadow_service_request(struct roost_shadow_service *svc, struct roost_str thing,
+                                  struct roost_str name, enum roost_shadow_op op,
+                                  const void *payload, size_t len,
+                                  roost_shadow_service_done_fn done, void *ud);
 
 /* Registers the service with the broker (before roost_net_start). lim NULL
  * means the AWS defaults. */
