@@ -17,6 +17,7 @@
 #include "common/common.h"
 #include "net/net.h"
 #include "store/store.h"
+#include "authz/authz.h"
 
 struct roost_broker;
 
@@ -90,6 +91,39 @@ void roost_broker_publish(struct roost_broker *b, const char *topic, const void 
  * (roost_broker_publish may spread them over loops). */
 void roost_broker_publish_ordered(struct roost_broker *b, const char *topic, const void *payload,
                                   size_t payload_len, uint8_t qos, bool retain, uint64_t order_key);
+
+/* ==== Authorization ======================================================== */
+
+/* Who is connecting, for the policy resolver. Valid during the call. */
+struct roost_broker_identity {
+    const char *client_id;
+    const char *cert_id;          /* NULL: no certificate (plain listeners: "anonymous") */
+    const char *source_ip;        /* aws:SourceIp */
+    bool persistent;              /* iot:ConnectAttributes PersistentConnect */
+    const char *will_topic;       /* NULL: no will (LastWill) */
+};
+
+struct roost_broker_authz_request; /* opaque: hand it back to roost_broker_authz_done */
+
+/* Finds and binds the policies of a connecting (or, after a policy change,
+ * connected) client, without blocking; then calls roost_broker_authz_done
+ * once, from any thread. */
+typedef void (*roost_broker_resolve_fn)(void *ud, const struct roost_broker_identity *id,
+                                        struct roost_broker_authz_request *req);
+
+/* Turns enforcement on: every CONNECT waits for its policies; Connect,
+ * Publish (and RetainPublish), Subscribe and Receive are checked. Call
+ * before roost_net_start. */
+void roost_broker_set_authorizer(struct roost_broker *b, roost_broker_resolve_fn fn, void *ud);
+/* Completes a request: `bound` (its reference is taken; NULL with
+ * allow_all false denies everything) or allow_all for principals that are
+ * not subject to policies (development settings). */
+void roost_broker_authz_done(struct roost_broker_authz_request *req, struct roost_authz_bound *bound,
+                             bool allow_all);
+/* Policies, attachments or group memberships changed: every connected
+ * client's policies are resolved again; a client whose iot:Connect no
+ * longer holds is disconnected. Thread-safe. */
+void roost_broker_policies_changed(struct roost_broker *b);
 
 /* ==== Retained messages for the HTTPS data plane ========================= */
 

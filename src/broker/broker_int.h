@@ -151,6 +151,10 @@ struct client {
     struct pending_ack *acks;
     size_t acks_head, acks_count, acks_cap;
     struct client *next, *prev;
+    struct roost_authz_bound *authz; /* bound policies (a reference), or NULL */
+    bool authz_all;           /* not subject to policies */
+    bool authz_ready;         /* a resolve completed at least once */
+    uint32_t authz_gen;       /* which resolve is current (policy changes start new ones) */
     bool congestion_paused;   /* reading paused until a congested session drains */
     uint64_t paused_at_ms;
     struct roost_arena arena;
@@ -259,6 +263,8 @@ struct roost_broker {
     } services[8];
     size_t n_services;
     atomic_uint next_publish_shard; /* spreads server publishes over loops */
+    roost_broker_resolve_fn resolve;  /* NULL: no enforcement */
+    void *resolve_ud;
 };
 
 struct shard *broker__shard_for_client_id(struct roost_broker *b, const char *id, size_t n);
@@ -309,5 +315,8 @@ void broker__client_kick(struct client *c, uint8_t reason);
 void broker__client_handler_init(struct roost_broker *b, struct roost_conn_handler *h);
 void broker__clients_tick(struct shard *sh, uint64_t now);
 void broker__client_resume(struct shard *sh, uint64_t client_uid);
+/* Is the client allowed `action` on the resource? True without enforcement. */
+bool broker__client_allowed(const struct client *c, enum roost_authz_action action,
+                            enum roost_authz_rtype type, const char *name, size_t len);
 
 #endif /* ROOST_BROKER_INT_H */

@@ -180,6 +180,16 @@ static int handle_connect_on_home(struct client *c, const struct roost_mqtt_conn
     size_t id_len = strlen(id);
     bool v5 = c->version == ROOST_MQTT_V5;
 
+    if (!broker__client_allowed(c, ROOST_AUTHZ_CONNECT, ROOST_AUTHZ_RES_CLIENT, id, id_len)) {
+        /* As AWS: no CONNACK, the connection just closes; the reason is ours. */
+        const struct roost_peer *peer = roost_conn_peer(c->conn);
+        roost_log_info("broker", "%s: CONNECT as %s refused: iot:Connect not allowed for %s",
+                       peer->addr, id, peer->has_cert ? peer->cert_id : "anonymous");
+        c->closing = true;
+        roost_conn_close(c->conn, false);
+        return 0;
+    }
+
     uint32_t expiry;
     bool capped = false;
     if (v5) {
@@ -329,6 +339,29 @@ struct deferred_connect {
     uint64_t client_uid;
 };
 
+static void request_policies(struct client *c, const struct roost_mqtt_connect *ck);
+
+/* Decodes the CONNECT kept across the wait again (its views point into
+ * saved_connect) and carries on: policies first when enforcement is on. */
+static void continue_connect(struct client *c)
+{
+    struct roost_mqtt_packet pkt;
+    uint8_t reason;
+    roost_arena_reset(&c->arena);
+    int n = roost_mqtt_decode(c->saved_connect, c->saved_connect_len, 0,
+                              server_max_packet(c->shard->broker), true, &pkt, &c->arena, &reason);
+    ROOST_ASSERT(n > 0); /* it decoded before */
+    if (c->shard->broker->resolve && !c->authz_ready) {
+        request_policies(c, &pkt.u.connect);
+        return; /* roost_broker_authz_done brings us back */
+    }
+    handle_connect_on_home(c, &pkt.u.connect);
+    roost_free(c->saved_connect);
+    c->saved_connect = NULL;
+    if (!c->closing)
+        roost_conn_pause(c->conn, false);
+}
+
 static void run_deferred_connect(void *arg)
 {
     struct deferred_connect *d = arg;
@@ -336,16 +369,7 @@ static void run_deferred_connect(void *arg)
     roost_free(d);
     if (!c || c->closing || !c->saved_connect)
         return; /* gone meanwhile */
-    struct roost_mqtt_packet pkt;
-    uint8_t reason;
-    roost_arena_reset(&c->arena);
-    int n = roost_mqtt_decode(c->saved_connect, c->saved_connect_len, 0,
-                              server_max_packet(c->shard->broker), true, &pkt, &c->arena, &reason);
-    ROOST_ASSERT(n > 0); /* it decoded before */
-    handle_connect_on_home(c, &pkt.u.connect);
-    roost_free(c->saved_connect);
-    c->saved_connect = NULL;
-    roost_conn_pause(c->conn, false);
+    continue_connect(c);
 }
 
 static void defer_connect(struct client *c)
@@ -425,6 +449,20 @@ static int handle_publish(struct client *c, struct roost_mqtt_publish *p)
         return violation(c, ROOST_RC_TOPIC_NAME_INVALID, "topic too long");
     if (p->payload.n > b->cfg.max_payload)
         return violation(c, ROOST_RC_PACKET_TOO_LARGE, "payload too large");
+    if (!broker__client_allowed(c, ROOST_AUTHZ_PUBLISH, ROOST_AUTHZ_RES_TOPIC, topic.p, topic.n) ||
+        (p->retain && !broker__client_allowed(c, ROOST_AUTHZ_RETAIN_PUBLISH, ROOST_AUTHZ_RES_TOPIC,
+                                              topic.p, topic.n))) {
+        roost_log_info("broker", "%s: PUBLISH to %.*s not allowed", c->assigned_id, (int)topic.n,
+                       topic.p);
+        if (!v5 || p->qos == 0)
+            return violation(c, ROOST_RC_NOT_AUTHORIZED, "publish not authorized");
+        /* MQTT 5 QoS 1/2: refuse this message, keep the connection. */
+        if (p->qos == 1)
+            c->inbound_unacked++; /* acks_flush gives it back */
+        acks_push(c, p->packet_id, p->qos == 2 ? ROOST_MQTT_PUBREC : ROOST_MQTT_PUBACK,
+                  ROOST_RC_NOT_AUTHORIZED, true);
+        return 0;
+    }
     if (p->qos > 0) {
         if (v5 && c->inbound_unacked + s->n_qos2_in >= b->cfg.receive_maximum)
             return violation(c, ROOST_RC_RECEIVE_MAX_EXCEEDED, "receive maximum exceeded");
@@ -632,6 +670,13 @@ static int handle_subscribe(struct client *c, const struct roost_mqtt_subscribe 
         op->items[i].sub_id = sub_id;
         if (t->filter.n > b->cfg.max_topic) {
             op->reasons[i] = v5 ? ROOST_RC_TOPIC_FILTER_INVALID : 0x80;
+            continue;
+        }
+        if (!broker__client_allowed(c, ROOST_AUTHZ_SUBSCRIBE, ROOST_AUTHZ_RES_TOPICFILTER,
+                                    t->filter.p, t->filter.n)) {
+            roost_log_info("broker", "%s: SUBSCRIBE to %.*s not allowed", c->assigned_id,
+                           (int)t->filter.n, t->filter.p);
+            op->reasons[i] = v5 ? ROOST_RC_NOT_AUTHORIZED : 0x80;
             continue;
         }
         op->reasons[i] = t->opts.qos;
@@ -867,6 +912,7 @@ static void client_closed(void *state, int rc)
             roost_free(c->aliases[i]);
         roost_free(c->aliases);
     }
+    roost_authz_bound_unref(&c->authz);
     roost_free(c->acks);
     roost_free(c->saved_connect);
     roost_free(c->assigned_id);
@@ -944,4 +990,130 @@ void roost_broker_disconnect_cert(struct roost_broker *b, const char *cert_id)
     atomic_init(&k->pending, (int)b->n_shards);
     for (unsigned i = 0; i < b->n_shards; i++)
         roost_loop_post(b->shards[i]->loop, kick_cert_on_loop, k);
+}
+
+/* ==== Authorization ======================================================= */
+
+bool broker__client_allowed(const struct client *c, enum roost_authz_action action,
+                            enum roost_authz_rtype type, const char *name, size_t len)
+{
+    if (!c->shard->broker->resolve || c->authz_all)
+        return true;
+    if (!c->authz)
+        return false;
+    struct roost_authz_decision d;
+    return roost_authz_check(c->authz, action, type, name, len, &d);
+}
+
+struct roost_broker_authz_request {
+    struct roost_broker *b;
+    struct shard *sh;
+    uint64_t client_uid;
+    uint32_t gen;
+    struct roost_authz_bound *bound;
+    bool allow_all;
+};
+
+static void start_resolve(struct client *c, const char *client_id, bool persistent,
+                          const char *will_topic)
+{
+    struct roost_broker *b = c->shard->broker;
+    const struct roost_peer *peer = roost_conn_peer(c->conn);
+    char ip[64];
+    snprintf(ip, sizeof(ip), "%s", peer->addr);
+    char *colon = strrchr(ip, ':'); /* "ip:port"; IPv4-mapped "::ffff:a.b.c.d:port" */
+    if (colon)
+        *colon = '\0';
+    const char *src = strncmp(ip, "::ffff:", 7) == 0 ? ip + 7 : ip;
+    struct roost_broker_authz_request *req = roost_xcalloc(1, sizeof(*req));
+    req->b = b;
+    req->sh = c->shard;
+    req->client_uid = c->uid;
+    req->gen = ++c->authz_gen;
+    struct roost_broker_identity id = {
+        .client_id = client_id,
+        .cert_id = peer->has_cert ? peer->cert_id : NULL,
+        .source_ip = src,
+        .persistent = persistent,
+        .will_topic = will_topic,
+    };
+    b->resolve(b->resolve_ud, &id, req);
+}
+
+static void request_policies(struct client *c, const struct roost_mqtt_connect *ck)
+{
+    bool persistent = c->version == ROOST_MQTT_V5
+                          ? roost_mqtt_prop_has(&ck->props, ROOST_PROP_SESSION_EXPIRY) &&
+                                ck->props.session_expiry > 0
+                          : !ck->clean_start;
+    char *will = ck->has_will ? roost_xstrndup(ck->will_topic.p, ck->will_topic.n) : NULL;
+    start_resolve(c, c->assigned_id, persistent, will);
+    roost_free(will);
+}
+
+static void authz_done_on_loop(void *arg)
+{
+    struct roost_broker_authz_request *req = arg;
+    struct client *c = roost_map_get(&req->sh->clients_by_uid, &req->client_uid,
+                                     sizeof(req->client_uid));
+    if (!c || c->closing || req->gen != c->authz_gen) {
+        roost_authz_bound_unref(&req->bound); /* gone, or a newer resolve is under way */
+        roost_free(req);
+        return;
+    }
+    roost_authz_bound_unref(&c->authz);
+    c->authz = req->bound;
+    c->authz_all = req->allow_all;
+    bool first = !c->authz_ready;
+    c->authz_ready = true;
+    roost_free(req);
+    if (first && c->saved_connect) {
+        continue_connect(c);
+        return;
+    }
+    if (c->connected && !broker__client_allowed(c, ROOST_AUTHZ_CONNECT, ROOST_AUTHZ_RES_CLIENT,
+                                                c->assigned_id, strlen(c->assigned_id))) {
+        roost_log_info("broker", "%s: iot:Connect no longer allowed, disconnecting",
+                       c->assigned_id);
+        broker__client_kick(c, ROOST_RC_NOT_AUTHORIZED);
+    }
+}
+
+void roost_broker_authz_done(struct roost_broker_authz_request *req, struct roost_authz_bound *bound,
+                             bool allow_all)
+{
+    req->bound = bound;
+    req->allow_all = allow_all;
+    if (atomic_load(&req->b->shutting_down)) {
+        roost_authz_bound_unref(&req->bound);
+        roost_free(req);
+        return;
+    }
+    roost_loop_post(req->sh->loop, authz_done_on_loop, req);
+}
+
+void roost_broker_set_authorizer(struct roost_broker *b, roost_broker_resolve_fn fn, void *ud)
+{
+    b->resolve = fn;
+    b->resolve_ud = ud;
+}
+
+static void reresolve_on_loop(void *arg)
+{
+    struct shard *sh = roost_loop_user(roost_loop_current());
+    ROOST_UNUSED(arg);
+    for (struct client *c = sh->clients; c; c = c->next) {
+        if (!c->connected || c->closing || !c->session)
+            continue;
+        start_resolve(c, c->assigned_id, atomic_load(&c->session->persistent),
+                      c->will ? c->will->topic : NULL);
+    }
+}
+
+void roost_broker_policies_changed(struct roost_broker *b)
+{
+    if (!b->resolve || atomic_load(&b->shutting_down))
+        return;
+    for (unsigned i = 0; i < b->n_shards; i++)
+        roost_loop_post(b->shards[i]->loop, reresolve_on_loop, b);
 }

@@ -233,6 +233,11 @@ int broker__session_send_publish(struct session *s, const struct delivery *d, bo
     struct roost_msg *m = d->msg;
     struct roost_buf *out = roost_conn_out(c->conn);
     bool v5 = c->version == ROOST_MQTT_V5;
+    /* iot:Receive on every delivery: a policy change silences a live
+     * subscription at once. */
+    if (!broker__client_allowed(c, ROOST_AUTHZ_RECEIVE, ROOST_AUTHZ_RES_TOPIC, m->topic,
+                                m->topic_len))
+        return ROOST_EAUTH;
     uint8_t props_hdr[16];
     size_t props_hdr_len = 0;
 

@@ -68,6 +68,8 @@ enum roost_net_verdict roostd_verify_client(void *ud, const struct roost_net_cli
 void roostd_on_registry_effects(void *ud, const struct roost_registry_effects *fx)
 {
     struct roostd *d = ud;
+    if (fx->policies_changed || fx->things_changed)
+        roost_broker_policies_changed(d->broker);
     for (size_t i = 0; i < fx->n_certs; i++) {
         enum roost_cert_status st = roost_registry_cert_status(d->registry, fx->certs[i]);
         if (st != ROOST_CERT_ACTIVE && d->broker)

@@ -413,6 +413,8 @@ int main(int argc, char **argv)
     raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
     d.allow_unregistered = cfg.allow_unregistered_certs;
+    d.region = cfg.region;
+    d.account_id = cfg.account_id;
 
     char pki_dir[PATH_MAX + 8], path[PATH_MAX + 32];
     snprintf(pki_dir, sizeof(pki_dir), "%s/pki", cfg.data_dir);
@@ -466,6 +468,7 @@ int main(int argc, char **argv)
     rc = roost_shadow_service_create(d.broker, d.store, NULL, &d.shadow);
     if (rc)
         goto out;
+    roost_broker_set_authorizer(d.broker, roostd_resolve_policies, &d);
 
     const struct roost_conn_handler *mqtt = roost_broker_handler(d.broker);
     https_default_handler = *mqtt; /* replaced by the API below */
@@ -528,6 +531,8 @@ int main(int argc, char **argv)
             .effects_ud = &d,
             .metrics = roostd_metrics,
             .metrics_ud = &d,
+            .shadow = d.shadow,
+            .broker = d.broker,
         };
         rc = roost_api_create(&acfg, &api);
         if (rc)
@@ -555,6 +560,10 @@ int main(int argc, char **argv)
            ports[2], ports[3], cfg.data_dir, pki_dir, ROOST_PKI_ROOT_CERT);
     fflush(stdout);
     roost_log_info("roostd", "serving with %u event loops", cfg.threads);
+    if (ports[2] || ports[3])
+        roost_log_warn("roostd", "plain listener%s open (mqtt=%d ws=%d): clients there act as "
+                                 "'anonymous' and are ALLOWED EVERYTHING (development only)",
+                       ports[2] && ports[3] ? "s" : "", ports[2], ports[3]);
     if (cfg.allow_unregistered_certs)
         roost_log_warn("roostd", "allow_unregistered_certs is on: any certificate of a trusted "
                                  "CA connects without being registered (development only)");

@@ -23,6 +23,8 @@ struct roostd {
     struct roost_pki_ca *ca;
     struct roost_shadow_service *shadow;
     bool allow_unregistered;      /* accept unregistered certificates of trusted CAs */
+    const char *region;           /* for policy resource ARNs */
+    const char *account_id;
     uint64_t trusted_generation;  /* registry CA set last given to net */
 };
 
@@ -30,5 +32,7 @@ enum roost_net_verdict roostd_verify_client(void *ud, const struct roost_net_cli
                                             char *why, size_t why_cap);
 void roostd_on_registry_effects(void *ud, const struct roost_registry_effects *fx);
 void roostd_metrics(void *ud, struct roost_buf *out);
+void roostd_resolve_policies(void *ud, const struct roost_broker_identity *id,
+                             struct roost_broker_authz_request *req);
 
 #endif /* ROOSTD_H */

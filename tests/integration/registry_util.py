@@ -152,6 +152,34 @@ def alert_name(text):
     return m.group(1) if m else None
 
 
+
+# The binding tests are about which certificates may connect, not about
+# policies: every certificate they connect with gets an allow-all policy
+# first (roostd, like AWS, refuses a certificate with no policy at CONNECT).
+ALLOW_ALL_POLICY = "itest-allow-all"
+ALLOW_ALL_DOC = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]})
+
+
+def allow_everything(server, cert):
+    """Attaches the allow-all policy to `cert` (a PEM file) when it is
+    registered; certificates the server does not know are left alone."""
+    if not cert:
+        return
+    iot = api.iot_client(server)
+    try:
+        try:
+            iot.create_policy(policyName=ALLOW_ALL_POLICY, policyDocument=ALLOW_ALL_DOC)
+        except iot.exceptions.ResourceAlreadyExistsException:
+            pass
+        arn = "arn:aws:iot:us-east-1:123456789012:cert/" + cert_id(read(cert))
+        try:
+            iot.attach_policy(policyName=ALLOW_ALL_POLICY, target=arn)
+        except iot.exceptions.ResourceNotFoundException:
+            pass
+    finally:
+        iot.close()
+
 def mqtt_attempt(server, cert, key, kind="mqtt", alpn=None, client_id="probe",
                  refusal_expected=False, timeout=TIMEOUT):
     """Connect with a client certificate (None: without one) and send
@@ -168,6 +196,7 @@ def mqtt_attempt(server, cert, key, kind="mqtt", alpn=None, client_id="probe",
     until `timeout` if the certificate is accepted after all) and sends
     CONNECT only then; without it, CONNECT goes at once (the fast path for
     certificates that should connect)."""
+    allow_everything(server, cert)
     ctx = ssl.create_default_context(cafile=server.ca_cert)
     if cert:
         ctx.load_cert_chain(cert, key)
@@ -226,6 +255,7 @@ def s_client(server, cert, key, kind="mqtt", alpn=None):
 
 
 def mosquitto_pub(server, cert, key, topic, message, kind="mqtt", alpn=None, client_id=None):
+    allow_everything(server, cert)
     cmd = ["mosquitto_pub", "-h", "localhost", "-p", str(server.port(kind)), "-V", "mqttv311",
            "--cafile", server.ca_cert, "--cert", cert, "--key", key, "-t", topic, "-m", message,
            "-q", "1"]
@@ -353,7 +383,7 @@ class RegistryCase(RoostCase):
             time.sleep(0.02)
 
     # -- certificates registered with the server
-    def registered_cert(self, status="ACTIVE", name=None):
+    def registered_cert(self, status="ACTIVE", name=None, allow=True):
         """A device certificate signed by Roost's CA and registered
         (RegisterCertificate with Roost's CA): (cert, key, certificateId, arn)."""
         name = name or self.name("dev")
@@ -361,6 +391,8 @@ class RegistryCase(RoostCase):
         r = self.iot.register_certificate(certificatePem=read(cert),
                                           caCertificatePem=read(self.server.ca_cert),
                                           status=status)
+        if allow:
+            allow_everything(self.server, cert)
         return cert, key, r["certificateId"], r["certificateArn"]
 
     def status_of(self, cid):

@@ -220,7 +220,7 @@ class CertificatesTest(RegistryCase):
         self.assertEqual(iot.list_targets_for_policy(policyName=policy)["targets"], [])
         iot.delete_policy(policyName=policy)
         # a REVOKED certificate can be deleted (via the CLI)
-        _, _, cid2, _ = self.registered_cert(status="REVOKED")
+        _, _, cid2, _ = self.registered_cert(status="REVOKED", allow=False)
         self.cli("iot", "delete-certificate", "--certificate-id", cid2)
         self.assertApiError("ResourceNotFoundException", 404, iot.describe_certificate,
                             certificateId=cid2)

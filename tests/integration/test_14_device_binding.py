@@ -202,7 +202,7 @@ class DeviceBindingTest(RegistryCase):
         cert, key, cid, _ = self.registered_cert("ACTIVE")
         self.assertConnects(cert, key, "before delete")
         self.iot.update_certificate(certificateId=cid, newStatus="INACTIVE")
-        self.iot.delete_certificate(certificateId=cid)
+        self.iot.delete_certificate(certificateId=cid, forceDelete=True)  # detaches its policy
         # gone from the registry: the same as never registered
         self.assertRefused(cert, key, "bad certificate", "deleted")
 
