@@ -15,6 +15,13 @@ which is the fair ratio on a 2-core machine where the generator needs a core
 Output: a markdown table on stdout and in BUILD/bench-results.md, all raw
 runs in BUILD/bench-results.json. Stdlib only; every wait is bounded; the
 brokers are killed on exit, Ctrl-C or error.
+
+The shadow loads (keys shadow_*) run against roostd only (mosquitto has no
+device shadows), on a second roostd with --threads 2 (the store writer is a
+thread of its own either way), pinned to the broker's core like the rest:
+1000 things flat out (durable updates/s), then the same at half the median
+flat-out rate measured so far (latency update -> /accepted and desired ->
+/update/delta).
 """
 
 import argparse
@@ -207,10 +214,12 @@ class Broker:
 class Roostd(Broker):
     name = "roostd"
 
-    def __init__(self, work, cpu, binary):
+    def __init__(self, work, cpu, binary, threads=1, name="roostd"):
+        self.name = name
         super().__init__(work, cpu)
         self.binary = binary
-        self.data = os.path.join(work, "roostd-data")
+        self.threads = threads
+        self.data = os.path.join(work, name + "-data")
         os.makedirs(self.data)
 
     def start(self):
@@ -223,7 +232,7 @@ class Roostd(Broker):
             f.write("allow_unregistered_certs = true\n")
         self._spawn([self.binary, "--data-dir", self.data, "--bind", HOST,
                      "--mqtt-port", "0", "--mqtt-plain-port", "0", "--https-port", "0",
-                     "--threads", "1", "--log-level", "warn"])
+                     "--threads", str(self.threads), "--log-level", "warn"])
         deadline = time.monotonic() + START_TIMEOUT
         ports_json = os.path.join(self.data, "ports.json")
         while time.monotonic() < deadline:
@@ -305,7 +314,7 @@ class Mosquitto(Broker):
 
 class Load:
     def __init__(self, key, label, mode, args, transport="tcp", kind=None, latency=False,
-                 no_loss=False, rate_note=None):
+                 no_loss=False, rate_note=None, roostd_only=False):
         self.key = key
         self.label = label
         self.mode = mode
@@ -314,12 +323,24 @@ class Load:
         self.kind = kind or mode      # pubsub | connect | idle
         self.latency = latency        # show latency columns
         self.no_loss = no_loss        # QoS 1: any loss fails the run
+        self.roostd_only = roostd_only  # shadow loads: mosquitto has no shadows
 
 
 # A flat-out QoS 0 publisher has no acks to slow it: with the kernel's
 # autotuned buffers it queues megabytes (seconds of work) that the broker
 # still chews on after the run. A 64 KiB send buffer bounds that backlog.
 QOS0_FLAT = ["--sndbuf", "65536"]
+
+
+# Per-device window: below roostd's (and AWS's) 10 per client, because the
+# service frees a slot just after it publishes the answer: a device that
+# refills on the answer could otherwise race it and get a 429.
+SHADOW_WINDOW = 8
+
+
+def SHADOW_ARGS(a):
+    return ["--things", str(a.shadow_things), "--apps", "1", "--desired-fraction", "0.01",
+            "-q", "1", "-k", "100"]
 
 
 def make_loads(a):
@@ -351,6 +372,15 @@ def make_loads(a):
               "--require-no-loss"], latency=True, no_loss=True),
         Load("connect_mtls", "mTLS connects/s, %d conns, 50 at once" % a.storm_conns,
              "connect", ["-c", str(a.storm_conns), "-k", "50"], "mtls", latency=True),
+        # roostd only. Flat out first: shadow_lat runs at half its median.
+        Load("shadow_flat", "shadows: %d things flat out, %d in flight each "
+             "(durable updates/s)" % (a.shadow_things, SHADOW_WINDOW), "shadow",
+             SHADOW_ARGS(a) + ["--inflight", str(SHADOW_WINDOW), "-d", d],
+             latency=True, no_loss=True, roostd_only=True),
+        Load("shadow_lat", "latency: shadows, %d things at half the flat-out rate "
+             "(durable updates/s)" % a.shadow_things, "shadow",
+             SHADOW_ARGS(a) + ["--inflight", str(SHADOW_WINDOW), "-d", ld],
+             latency=True, no_loss=True, roostd_only=True),
     ]
 
 
@@ -362,10 +392,13 @@ class Runner:
         self.client_cert = client_cert
         self.client_key = client_key
         self.ca = ca
+        self.shadow_rate = a.shadow_rate or 10000.0
 
     def bench_cmd(self, load, broker, tag):
         port = broker.mtls_port if load.transport == "mtls" else broker.plain_port
         cmd = [self.bench, load.mode, "-H", HOST, "-p", str(port), "--quiet"]
+        if load.key == "shadow_lat":
+            cmd += ["-r", "%.0f" % self.shadow_rate]
         if load.kind == "pubsub":
             # Fresh topics per run: nothing a previous run left queued in the
             # broker can reach this run's subscribers.
@@ -405,7 +438,8 @@ class Runner:
             res["failed"] = "roost-bench exited %d: %s" % (
                 p.returncode, p.stderr.decode(errors="replace").strip()[-500:])
         if cpu:
-            count = res["received"] if load.kind == "pubsub" else res["connections"]
+            count = (res["received"] if load.kind == "pubsub" else
+                     res["accepted"] if load.kind == "shadow" else res["connections"])
             res["per_cpu_s"] = count / cpu
         if not broker.alive():
             res["failed"] = "%s died during the run:\n%s" % (broker.name, broker.log_tail())
@@ -508,7 +542,12 @@ def summarize(load, runs):
         "per_cpu_s": median([r.get("per_cpu_s") for r in ok]),
         "p50_us": median([r.get("p50_us") for r in ok]),
         "p99_us": median([r.get("p99_us") for r in ok]),
-        "lost": max([r.get("lost", 0) for r in ok] or [0]),
+        "lost": max([r.get("lost", 0) + r.get("deltas_lost", 0) for r in ok] or [0]),
+        "p999_us": median([r.get("p999_us") for r in ok]),
+        "delta_p50_us": median([r.get("delta_p50_us") for r in ok]),
+        "delta_p99_us": median([r.get("delta_p99_us") for r in ok]),
+        "rejected": sum(r.get("rejected", 0) for r in ok),
+        "rate": median([r.get("rate") for r in ok]),
         "errors": sum(r.get("errors", 0) for r in ok),
         "warnings": [r["warning"] for r in ok if "warning" in r],
     }
@@ -559,7 +598,7 @@ def render(loads, summary, names, meta):
             if s.get("lost"):
                 v += " ⚠ lost %d" % s["lost"]
                 if load.no_loss:
-                    notes.append("%s on %s lost messages at QoS 1" % (load.key,
+                    notes.append("%s on %s lost messages (or shadow answers)" % (load.key,
                                                                       "roostd" if s is r else "mosquitto"))
             if s.get("failed"):
                 v += " ⚠ %d failed" % len(s["failed"])
@@ -577,6 +616,24 @@ def render(loads, summary, names, meta):
         else:
             cells += ["—", "—"]
         out.append("| " + " | ".join(cells) + " |")
+    shadow = [l for l in loads if l.kind == "shadow" and summary[l.key].get("roostd")]
+    if shadow:
+        out.append("")
+        out.append("Shadows (roostd only, --threads 2, %d things, QoS 1 updates, 1 app "
+                   "changing desired for 1 %% of updates):" % meta.get("shadow_things", 0))
+        out.append("")
+        out.append("| load | offered (updates/s) | durable updates/s | per broker-CPU-s "
+                   "| update → /accepted p50 / p99 / p99.9 | desired → /delta p50 / p99 "
+                   "| rejected | lost |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for load in shadow:
+            s = summary[load.key]["roostd"]
+            out.append("| %s | %s | %s | %s | %s / %s / %s | %s / %s | %d | %d |" % (
+                load.key, "flat out" if not s.get("rate") else fmt_num(s["rate"], "shadow"),
+                fmt_num(s.get("value"), "shadow"), fmt_num(s.get("per_cpu_s"), "shadow"),
+                fmt_us(s.get("p50_us")), fmt_us(s.get("p99_us")), fmt_us(s.get("p999_us")),
+                fmt_us(s.get("delta_p50_us")), fmt_us(s.get("delta_p99_us")),
+                s.get("rejected", 0), s.get("lost", 0)))
     out.append("")
     out.append("Medians of %d run(s) per broker, brokers alternated; %s. %s" % (
         meta["reps"], meta["pinning"], meta["when"]))
@@ -629,6 +686,11 @@ def parse_args():
     ap.add_argument("--idle-reps", type=int, default=1,
                     help="runs of the idle-memory load (default 1: it is deterministic and "
                          "the slowest)")
+    ap.add_argument("--shadow-things", type=int, default=1000,
+                    help="things (device connections) in the shadow loads (default 1000)")
+    ap.add_argument("--shadow-rate", type=float, default=0,
+                    help="updates/s of shadow_lat (default: half the median shadow_flat "
+                         "result of this run, else 10000)")
     ap.add_argument("--quick", action="store_true",
                     help="one short run of everything (well under a minute)")
     ap.add_argument("--only", default="",
@@ -644,6 +706,7 @@ def parse_args():
         a.latency_duration = 1.0
         a.storm_conns = min(a.storm_conns, 300)
         a.idle_conns = min(a.idle_conns, 1000)
+        a.shadow_things = min(a.shadow_things, 200)
     return a
 
 
@@ -686,10 +749,16 @@ def main():
                                                    ", ".join(l.key for l in loads)))
             return 2
         loads = [l for l in loads if l.key in keys]
+    if all(l.roostd_only for l in loads):
+        if "roostd" not in wanted:
+            log("the shadow loads need roostd")
+            return 2
+        wanted = ["roostd"]
 
     work = tempfile.mkdtemp(prefix="roost-bench-")
     brokers = {}
-    results = {l.key: {n: [] for n in wanted} for l in loads}
+    results = {l.key: {n: [] for n in wanted if n == "roostd" or not l.roostd_only}
+               for l in loads}
     t_start = time.monotonic()
     interrupted = False
     failed_setup = False
@@ -723,6 +792,10 @@ def main():
             m = Mosquitto(work, broker_cpu, ca, server_cert, server_key)
             m.start()
             brokers["mosquitto"] = m
+        if "roostd" in brokers and any(l.roostd_only for l in loads):
+            rs = Roostd(work, broker_cpu, roostd_bin, threads=2, name="roostd-shadow")
+            rs.start()
+            brokers["roostd-shadow"] = rs
         runner = Runner(a, bench, gen_cpu, client_cert, client_key, ca)
 
         for rep in range(a.reps):
@@ -731,10 +804,16 @@ def main():
                 if load.kind == "idle" and rep >= a.idle_reps:
                     continue
                 for name in order:
-                    b = brokers[name]
+                    if name not in results[load.key]:
+                        continue
+                    b = brokers["roostd-shadow" if load.roostd_only else name]
                     res = runner.run_once(load, b, "%s-%s-%d" % (load.key, name, rep))
                     res["rep"] = rep
                     results[load.key][name].append(res)
+                    if load.key == "shadow_flat" and not a.shadow_rate:
+                        flat = median([metric(load, x) for x in results[load.key][name]])
+                        if flat:
+                            runner.shadow_rate = max(100.0, round(flat / 2, -2))
                     v = metric(load, res)
                     log("rep %d %-16s %-9s %s%s" % (
                         rep + 1, load.key, name,
@@ -755,10 +834,12 @@ def main():
         else:
             shutil.rmtree(work, ignore_errors=True)
 
-    summary = {l.key: {n: summarize(l, results[l.key][n]) for n in wanted} for l in loads}
+    summary = {l.key: {n: summarize(l, results[l.key][n]) for n in results[l.key]}
+               for l in loads}
     meta = {
         "reps": a.reps,
         "pinning": pinning,
+        "shadow_things": a.shadow_things,
         "when": "%s, %s, %d CPUs, %.0f s total." % (
             time.strftime("%Y-%m-%d"), platform.platform(), os.cpu_count(),
             time.monotonic() - t_start),

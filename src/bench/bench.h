@@ -2,7 +2,7 @@
  * bench.h - roost-bench internals shared by its files: the options, the
  * latency histogram, and the single-threaded epoll client loop whose
  * connections go TCP -> (TLS) -> CONNECT/CONNACK -> (SUBSCRIBE/SUBACK) ->
- * ready before a mode (pubsub.c, storm.c) drives them.
+ * ready before a mode (pubsub.c, storm.c, shadow.c) drives them.
  *
  * The generator is deliberately one thread: on the 2-core machines we measure
  * on, the broker owns one core and roost-bench the other. Connections are
@@ -19,7 +19,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 
-enum bench_mode { BENCH_MODE_PUBSUB, BENCH_MODE_CONNECT, BENCH_MODE_IDLE };
+enum bench_mode { BENCH_MODE_PUBSUB, BENCH_MODE_CONNECT, BENCH_MODE_IDLE, BENCH_MODE_SHADOW };
 enum bench_transport { BENCH_TCP, BENCH_TLS, BENCH_MTLS };
 enum bench_layout { BENCH_LAYOUT_AUTO, BENCH_LAYOUT_PAIRS, BENCH_LAYOUT_FANOUT };
 
@@ -49,6 +49,9 @@ struct bench_opts {
     unsigned keepalive;        /* MQTT keepalive seconds (0 = none) */
     unsigned sndbuf;           /* SO_SNDBUF bytes (0 = the kernel's autotuning) */
     bool require_no_loss;      /* exit 1 on any lost message */
+    unsigned things;           /* shadow: things, one device connection each */
+    unsigned apps;             /* shadow: app connections changing desired */
+    double desired_fraction;   /* shadow: app desired updates per device update */
     bool quiet;                /* only the RESULT line */
 };
 
@@ -215,6 +218,15 @@ struct bench_result {
     double connects_per_s;
     uint64_t connections;     /* connect/idle: connections that completed */
     uint64_t errors;
+    /* shadow only */
+    struct bench_hist lat2;   /* app desired update -> /update/delta on the device */
+    uint64_t accepted;        /* /update/accepted for our updates (devices and app) */
+    uint64_t rejected;        /* /update/rejected for our updates */
+    uint64_t rejected_by_code[600]; /* by the answer's "code" (0: unreadable) */
+    uint64_t app_sent;        /* desired updates the apps sent */
+    uint64_t deltas;          /* /update/delta carrying an app's clientToken */
+    uint64_t deltas_lost;     /* accepted app updates whose delta never came */
+    uint64_t deltas_other;    /* deltas caused by device updates (desired not yet adopted) */
 };
 
 int bench__run_pubsub(const struct bench_opts *o, volatile sig_atomic_t *stop,
@@ -223,5 +235,9 @@ int bench__run_connect(const struct bench_opts *o, volatile sig_atomic_t *stop,
                        struct bench_result *out);
 int bench__run_idle(const struct bench_opts *o, volatile sig_atomic_t *stop,
                     struct bench_result *out);
+int bench__run_shadow(const struct bench_opts *o, volatile sig_atomic_t *stop,
+                      struct bench_result *out);
+/* The shadow mode's summary (stderr) and RESULT line (stdout). */
+void bench__print_shadow(const struct bench_opts *o, const struct bench_result *r);
 
 #endif /* ROOST_BENCH_H */

@@ -1,9 +1,10 @@
 /*
  * main.c - roost-bench's command line: parses the options, raises the file
- * descriptor limit, runs one mode and prints a human summary on stderr plus
- * one machine-readable `RESULT {json}` line on stdout (scripts/bench.py reads
- * that line). Exit status: 0 ok, 1 messages lost under --require-no-loss,
- * 2 bad usage, 3 setup failed (connections could not be made).
+ * descriptor limit, runs one mode (pubsub, connect, idle, shadow) and prints
+ * a human summary on stderr plus one machine-readable `RESULT {json}` line on
+ * stdout (scripts/bench.py reads that line). Exit status: 0 ok, 1 messages
+ * lost under --require-no-loss (shadow: always, for an unanswered update or a
+ * missing delta), 2 bad usage, 3 setup failed (connections could not be made).
  */
 #include "bench.h"
 
@@ -36,6 +37,11 @@ static const char usage[] =
     "  idle      open --connections connections and keep them (keepalive pings\n"
     "            only); prints \"ready <ok> <failed>\" on stdout, then holds them\n"
     "            for --hold seconds or until SIGTERM/SIGINT\n"
+    "  shadow    device shadows (roostd only): --things devices publish reported\n"
+    "            state to $aws/things/<t>/shadow/update, --apps change desired;\n"
+    "            reports durable updates/s (accepted/s), update->/accepted and\n"
+    "            desired->/update/delta latency, rejections by code; exits 1 if\n"
+    "            an update got no answer or an accepted desired change no delta\n"
     "  selftest  check the latency histogram and duplicate detection\n"
     "\n"
     "Connection:\n"
@@ -72,6 +78,14 @@ static const char usage[] =
     "      --drain S          wait up to S seconds for late deliveries (default 5)\n"
     "      --require-no-loss  exit 1 if any message is lost\n"
     "\n"
+    "shadow (also -q 0|1, -d, --drain, -k; one device connection per thing):\n"
+    "      --things N         things, each with its own device connection (default 1000)\n"
+    "      --apps N           app connections changing desired state (default 1)\n"
+    "      --desired-fraction F  app desired updates per device update (default 0.01)\n"
+    "  -r, --rate R           total device updates/s (default 0 = flat out)\n"
+    "      --inflight N       updates in flight per device and per app, at most 10\n"
+    "                         (roostd's and AWS's per-client quota)\n"
+    "\n"
     "connect / idle:\n"
     "  -c, --connections N    connections (default 1000)\n"
     "  -k, --concurrency K    connections in setup at once (default 50; pubsub too)\n"
@@ -85,7 +99,8 @@ static const char usage[] =
     "  RESULT {\"mode\":..., \"sent\", \"received\", \"expected\", \"lost\", \"duplicates\",\n"
     "          \"msgs_per_s\" (delivered, in the publishing window), \"p50_us\",\n"
     "          \"p99_us\", \"p999_us\", \"connects_per_s\", \"errors\", ...}\n"
-    "Exit status: 0 ok, 1 loss with --require-no-loss, 2 usage, 3 setup failed.\n";
+    "Exit status: 0 ok, 1 loss with --require-no-loss (shadow: any unanswered update\n"
+    "or missing delta), 2 usage, 3 setup failed.\n";
 
 enum {
     OPT_CAFILE = 256,
@@ -102,6 +117,9 @@ enum {
     OPT_QUIET,
     OPT_HELP,
     OPT_SNDBUF,
+    OPT_THINGS,
+    OPT_APPS,
+    OPT_DESIRED,
 };
 
 static const struct option long_opts[] = {
@@ -131,6 +149,9 @@ static const struct option long_opts[] = {
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
     {"sndbuf", required_argument, NULL, OPT_SNDBUF},
+    {"things", required_argument, NULL, OPT_THINGS},
+    {"apps", required_argument, NULL, OPT_APPS},
+    {"desired-fraction", required_argument, NULL, OPT_DESIRED},
     {NULL, 0, NULL, 0},
 };
 
@@ -173,6 +194,9 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     o->connections = 1000;
     o->concurrency = 50;
     o->keepalive = 60;
+    o->things = 1000;
+    o->apps = 1;
+    o->desired_fraction = 0.01;
 
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
@@ -184,8 +208,11 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         o->mode = BENCH_MODE_CONNECT;
     else if (strcmp(argv[1], "idle") == 0)
         o->mode = BENCH_MODE_IDLE;
+    else if (strcmp(argv[1], "shadow") == 0)
+        o->mode = BENCH_MODE_SHADOW;
     else {
-        fprintf(stderr, "roost-bench: unknown mode '%s' (pubsub, connect, idle)\n", argv[1]);
+        fprintf(stderr, "roost-bench: unknown mode '%s' (pubsub, connect, idle, shadow)\n",
+                argv[1]);
         return ROOST_EINVAL;
     }
 
@@ -297,6 +324,21 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
             rc = parse_uint("sndbuf", optarg, 0, 64u << 20, &v);
             o->sndbuf = (unsigned)v;
             break;
+        case OPT_THINGS:
+            rc = parse_uint("things", optarg, 1, 100000, &v);
+            o->things = (unsigned)v;
+            break;
+        case OPT_APPS:
+            rc = parse_uint("apps", optarg, 0, 1000, &v);
+            o->apps = (unsigned)v;
+            break;
+        case OPT_DESIRED:
+            rc = parse_seconds("desired-fraction", optarg, &o->desired_fraction);
+            if (rc == 0 && o->desired_fraction > 1) {
+                fprintf(stderr, "roost-bench: --desired-fraction is in [0, 1]\n");
+                rc = ROOST_EINVAL;
+            }
+            break;
         case OPT_QUIET:
             o->quiet = true;
             break;
@@ -319,6 +361,10 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         o->port = o->transport == BENCH_TCP ? "1883" : "8883";
     if (o->transport == BENCH_MTLS && (!o->cert || !o->key)) {
         fprintf(stderr, "roost-bench: --transport mtls needs --cert and --key\n");
+        return ROOST_EINVAL;
+    }
+    if (o->mode == BENCH_MODE_SHADOW && o->qos > 1) {
+        fprintf(stderr, "roost-bench: shadow updates are QoS 0 or 1\n");
         return ROOST_EINVAL;
     }
     if (o->layout == BENCH_LAYOUT_AUTO)
@@ -421,14 +467,22 @@ int main(int argc, char **argv)
     case BENCH_MODE_IDLE:
         rc = bench__run_idle(&o, &stop_flag, &r);
         break;
+    case BENCH_MODE_SHADOW:
+        rc = bench__run_shadow(&o, &stop_flag, &r);
+        break;
     }
     if (!r.mode) {
         fprintf(stderr, "roost-bench: %s\n", roost_strerror(rc));
         return 3;
     }
-    print_result(&o, &r);
+    if (o.mode == BENCH_MODE_SHADOW)
+        bench__print_shadow(&o, &r);
+    else
+        print_result(&o, &r);
     if (rc && rc != -EINTR)
         return 3;
+    if (o.mode == BENCH_MODE_SHADOW)
+        return r.lost || r.deltas_lost || r.duplicates || r.accepted == 0 ? 1 : 0;
     if (o.mode != BENCH_MODE_PUBSUB && r.connections == 0)
         return 3;
     if (o.require_no_loss && (r.lost > 0 || (o.mode == BENCH_MODE_PUBSUB && o.subs && r.sent == 0)))
