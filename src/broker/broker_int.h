@@ -136,6 +136,7 @@ struct client {
     bool closing;
     bool graceful;            /* DISCONNECT received (will suppressed) */
     bool detached;            /* session and will handled (client_detach) */
+    const char *disconnect_reason; /* lifecycle event's disconnectReason, set where known */
     uint16_t keep_alive;      /* seconds, as granted */
     uint64_t last_rx_ms;
     uint64_t created_ms;
@@ -312,6 +313,12 @@ void broker__sub_propagate(struct shard *sh, struct session *s, const char *filt
 void broker__client_send_ack_ready(struct shard *sh, uint64_t client_uid, uint16_t packet_id,
                                    uint8_t type);
 void broker__client_kick(struct client *c, uint8_t reason);
+
+/* events.c: AWS IoT lifecycle events on $aws/events/... */
+void broker__event_connected(struct client *c);
+void broker__event_disconnected(struct client *c);
+void broker__event_subscriptions(struct client *c, bool subscribed, const char *const *filters,
+                                 size_t n);
 void broker__client_handler_init(struct roost_broker *b, struct roost_conn_handler *h);
 void broker__clients_tick(struct shard *sh, uint64_t now);
 void broker__client_resume(struct shard *sh, uint64_t client_uid);

@@ -169,6 +169,7 @@ static void take_over(struct client *old)
      * (it did not disconnect cleanly). */
     roost_log_info("broker", "client %s taken over", old->session->client_id);
     old->session = NULL;
+    old->disconnect_reason = "DUPLICATE_CLIENTID";
     broker__client_kick(old, ROOST_RC_SESSION_TAKEN_OVER);
 }
 
@@ -260,6 +261,7 @@ static int handle_connect_on_home(struct client *c, const struct roost_mqtt_conn
         }
     }
     send_connack(c, 0, present, &props);
+    broker__event_connected(c);
     roost_log_debug("broker", "%s connected as %s (v%u, clean=%d, expiry=%u, present=%d)",
                     roost_conn_peer(c->conn)->addr, id, c->version, ck->clean_start, expiry,
                     present);
@@ -415,6 +417,9 @@ static int violation(struct client *c, uint8_t reason, const char *why)
 {
     roost_log_info("broker", "%s (%s): %s, disconnecting", roost_conn_peer(c->conn)->addr,
                    c->session ? c->session->client_id : "-", why);
+    if (!c->disconnect_reason)
+        c->disconnect_reason = reason == ROOST_RC_NOT_AUTHORIZED ? "AUTHORIZATION_FAILURE"
+                                                                 : "CLIENT_ERROR";
     send_disconnect(c, reason, why);
     c->closing = true;
     roost_conn_close(c->conn, true);
@@ -694,6 +699,12 @@ static int handle_subscribe(struct client *c, const struct roost_mqtt_subscribe 
         broker__sub_propagate(c->shard, s, r->filter, true, t->opts, sub_id, &op->pending,
                               sub_op_finish, op);
     }
+    const char *granted[64];
+    size_t n_granted = 0;
+    for (size_t i = 0; i < op->n_items && n_granted < ROOST_ARRAY_LEN(granted); i++)
+        if (op->items[i].ok)
+            granted[n_granted++] = op->items[i].filter;
+    broker__event_subscriptions(c, true, granted, n_granted);
     if (op->pending == 0)
         sub_op_finish(op);
     return 0;
@@ -720,6 +731,8 @@ static int handle_unsubscribe(struct client *c, const struct roost_mqtt_unsubscr
         store_sub(s, r->filter, false, 0, 0);
         broker__sub_propagate(c->shard, s, r->filter, false, r->opts, 0, &op->pending,
                               sub_op_finish, op);
+        const char *gone = r->filter;
+        broker__event_subscriptions(c, false, &gone, 1);
         roost_free(r->filter);
         roost_free(r);
     }
@@ -742,6 +755,7 @@ static int handle_disconnect(struct client *c, const struct roost_mqtt_disconnec
         atomic_store(&s->persistent, s->expiry_interval > 0);
     }
     c->graceful = !(c->version == ROOST_MQTT_V5 && d->reason == ROOST_RC_DISCONNECT_WITH_WILL);
+    c->disconnect_reason = "CLIENT_INITIATED_DISCONNECT";
     c->closing = true;
     /* Leave the session now, not when the socket is gone: a reconnect may
      * already be queued behind this packet. */
@@ -873,6 +887,11 @@ static void client_detach(struct client *c, int rc)
     if (c->detached)
         return;
     c->detached = true;
+    if (c->connected) {
+        if (shutting_down)
+            c->disconnect_reason = "SERVER_INITIATED_DISCONNECT";
+        broker__event_disconnected(c);
+    }
     if (c->connected && !c->graceful && c->will && !shutting_down) {
         roost_log_debug("broker", "%s: connection lost (%s), will goes", c->assigned_id,
                         roost_errname(rc));
@@ -952,6 +971,7 @@ void broker__clients_tick(struct shard *sh, uint64_t now)
             c->last_rx_ms = now; /* not reading is our choice, not the client's silence */
         if (c->keep_alive && now - c->last_rx_ms > (uint64_t)c->keep_alive * 1500) {
             roost_log_info("broker", "%s: keep-alive expired", c->assigned_id);
+            c->disconnect_reason = "MQTT_KEEP_ALIVE_TIMEOUT";
             broker__client_kick(c, ROOST_RC_KEEP_ALIVE_TIMEOUT);
         }
     }
@@ -975,6 +995,7 @@ static void kick_cert_on_loop(void *arg)
         if (p->has_cert && strcmp(p->cert_id, k->cert_id) == 0) {
             roost_log_info("broker", "%s: certificate %.12s... no longer active, disconnecting",
                            c->assigned_id ? c->assigned_id : p->addr, k->cert_id);
+            c->disconnect_reason = "AUTHORIZATION_FAILURE";
             broker__client_kick(c, ROOST_RC_ADMIN_ACTION);
         }
     }
@@ -1075,6 +1096,7 @@ static void authz_done_on_loop(void *arg)
                                                 c->assigned_id, strlen(c->assigned_id))) {
         roost_log_info("broker", "%s: iot:Connect no longer allowed, disconnecting",
                        c->assigned_id);
+        c->disconnect_reason = "AUTHORIZATION_FAILURE";
         broker__client_kick(c, ROOST_RC_NOT_AUTHORIZED);
     }
 }
