@@ -1848,34 +1848,51 @@ out:
 }
 
 /* GET /things/{thingName}/thing-groups */
+/* One page of the names at the other end of `rel` links of the document
+ * named by the first path label: the shape of ListThingGroupsForThing and
+ * ListThingsInBillingGroup. `named_is_from` says on which end of the link
+ * the named document stands. */
+static int list_linked_page(struct roost_registry *reg, struct roost_store_txn *txn,
+                            struct roost_api_call *call, const char *label, const char *kind,
+                            const char *rel, const char *other_kind, bool named_is_from,
+                            json_t *(*make_item)(const struct roost_registry *, const char *),
+                            const char *member)
+{
+    const char *name = call->labels[0];
+    struct page pg;
+    const char *token = NULL;
+    struct names found = {0};
+    int rc = page_begin(call, &pg, &token);
+    if (rc)
+        return rc;
+    rc = registry__check_name(call, label, name);
+    if (!rc)
+        rc = require_doc(call, txn, kind, name);
+    if (!rc) {
+        rc = named_is_from
+                 ? roost_store_link_list(txn, rel, kind, name, other_kind, NULL, token,
+                                         pg.max + 1, collect_to_name, &found)
+                 : roost_store_link_list(txn, rel, other_kind, NULL, kind, name, token,
+                                         pg.max + 1, collect_from_name, &found);
+        if (rc)
+            rc = registry__store_fail(call, rc, rel);
+    }
+    if (rc)
+        goto out;
+    page_names(&pg, &found, token, make_item, reg);
+    page_finish(call, &pg, member);
+out:
+    names_free(&found);
+    page_cleanup(&pg);
+    return rc;
+}
+
 int registry__op_list_thing_groups_for_thing(struct roost_registry *reg,
                                              struct roost_store_txn *txn,
                                              struct roost_api_call *call)
 {
-    const char *thing = call->labels[0];
-    struct page pg;
-    const char *token = NULL;
-    struct names groups = {0};
-    int rc = page_begin(call, &pg, &token);
-    if (rc)
-        return rc;
-    rc = registry__check_name(call, "thingName", thing);
-    if (!rc)
-        rc = require_doc(call, txn, "thing", thing);
-    if (!rc) {
-        rc = roost_store_link_list(txn, "member", "thing", thing, "thinggroup", NULL, token,
-                                   pg.max + 1, collect_to_name, &groups);
-        if (rc)
-            rc = registry__store_fail(call, rc, "member");
-    }
-    if (rc)
-        goto out;
-    page_names(&pg, &groups, token, make_group_item, reg);
-    page_finish(call, &pg, "thingGroups");
-out:
-    names_free(&groups);
-    page_cleanup(&pg);
-    return rc;
+    return list_linked_page(reg, txn, call, "thingName", "thing", "member", "thinggroup", true,
+                            make_group_item, "thingGroups");
 }
 
 /* ==== Billing groups ======================================================= */
@@ -2142,30 +2159,8 @@ int registry__op_list_things_in_billing_group(struct roost_registry *reg,
                                               struct roost_store_txn *txn,
                                               struct roost_api_call *call)
 {
-    const char *group = call->labels[0];
-    struct page pg;
-    const char *token = NULL;
-    struct names things = {0};
-    int rc = page_begin(call, &pg, &token);
-    if (rc)
-        return rc;
-    rc = registry__check_name(call, "billingGroupName", group);
-    if (!rc)
-        rc = require_doc(call, txn, "billinggroup", group);
-    if (!rc) {
-        rc = roost_store_link_list(txn, "billing", "thing", NULL, "billinggroup", group, token,
-                                   pg.max + 1, collect_from_name, &things);
-        if (rc)
-            rc = registry__store_fail(call, rc, "billing");
-    }
-    if (rc)
-        goto out;
-    page_names(&pg, &things, token, make_name_item, reg);
-    page_finish(call, &pg, "things");
-out:
-    names_free(&things);
-    page_cleanup(&pg);
-    return rc;
+    return list_linked_page(reg, txn, call, "billingGroupName", "billinggroup", "billing",
+                            "thing", false, make_name_item, "things");
 }
 
 /* ==== Thing principals ===================================================== */
