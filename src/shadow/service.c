@@ -349,10 +349,20 @@ static void answer_http(struct svc_req *r)
     r->done_fn(r->done_ud, &a);
 }
 
+static void inflight_leave(struct roost_shadow_service *svc, const char *client_id);
+
 static void req_done(void *ud, int rc)
 {
     struct svc_req *r = ud;
     struct roost_shadow_service *svc = r->svc;
+
+    /* The request is done once committed: free its in-flight slot before
+     * the answers go out, or a client that sends again as soon as it sees
+     * an answer can find its window still full (429). */
+    if (r->client_id) {
+        inflight_leave(svc, r->client_id);
+        r->client_id = NULL;
+    }
 
     if (rc) {
         /* The transaction is gone (or this op failed): what the cache holds
