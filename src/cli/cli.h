@@ -213,6 +213,12 @@ struct cli_signed {
 int cli__request_sign(const struct cli_request *req, const char *authority,
                       const struct cli_creds *creds, const char *region, const char *amz_date,
                       struct roost_arena *arena, struct cli_signed *out);
+/* The same signed for another service name than the control plane's "iot":
+ * the iot-data plane wants "iotdata". */
+int cli__request_sign_for(const struct cli_request *req, const char *service,
+                          const char *authority, const struct cli_creds *creds,
+                          const char *region, const char *amz_date, struct roost_arena *arena,
+                          struct cli_signed *out);
 
 /* Unix seconds as SigV4's basic ISO 8601 form, "20261122T101500Z". */
 void cli__amz_date(int64_t unix_s, char out[17]);
@@ -255,6 +261,7 @@ struct cli_ctx {
     bool json;
     FILE *out; /* stdout */
     void *curl;
+    const char *service; /* SigV4 service of the calls: NULL = "iot" ("iotdata": shadows) */
     /* The last failure, printed once by main (unless `reported`). */
     long err_status;
     char err_type[128];
@@ -323,6 +330,9 @@ int cli__cmd_policy_show(struct cli_ctx *ctx, const struct cli_invocation *inv);
 int cli__cmd_policy_create(struct cli_ctx *ctx, const struct cli_invocation *inv);
 int cli__cmd_policy_rm(struct cli_ctx *ctx, const struct cli_invocation *inv);
 int cli__cmd_endpoint(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_shadow_get(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_shadow_update(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_shadow_delete(struct cli_ctx *ctx, const struct cli_invocation *inv);
 
 /* Shared by the device and cert commands (cmd_cert.c): resolves a full
  * certificate id or a unique prefix of at least 4 hex digits into the full

@@ -150,8 +150,8 @@ int cli__call(struct cli_ctx *ctx, const struct cli_request *req, json_t **out_b
     roost_buf_init(&url, 0);
 
     cli__amz_date((int64_t)time(NULL), amz_date);
-    rc = cli__request_sign(req, ctx->cfg.authority, &ctx->cfg.creds, ctx->cfg.region, amz_date,
-                           &arena, &sig);
+    rc = cli__request_sign_for(req, ctx->service ? ctx->service : "iot", ctx->cfg.authority,
+                               &ctx->cfg.creds, ctx->cfg.region, amz_date, &arena, &sig);
     if (rc) {
         cli__fail(ctx, NULL, "cannot sign the request: %s", roost_strerror(rc));
         rc = CLI_EFAIL;

@@ -28,6 +28,24 @@ static const struct cli_flag endpoint_flags[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct cli_flag shadow_flags[] = {
+    {"name", "N", "a named shadow (default: the classic shadow)"},
+    {NULL, NULL, NULL},
+};
+
+static const struct cli_flag shadow_update_flags[] = {
+    {"name", "N", "a named shadow (default: the classic shadow)"},
+    {"desired", "JSON", "the desired state to merge in"},
+    {"reported", "JSON", "the reported state to merge in"},
+    {"file", "FILE", "the whole request document from FILE (- = stdin)"},
+    {NULL, NULL, NULL},
+};
+
+static const char shadow_update_help[] =
+    "Sends {\"state\":{\"desired\":...,\"reported\":...}} built from --desired and\n"
+    "--reported, or a whole request document (JSON, or --file) as it is, and\n"
+    "prints the accepted document. A null value deletes a key (or a section).";
+
 static const char device_create_help[] =
     "Creates thing NAME, a new key pair and certificate (active), attaches the\n"
     "certificate to the thing and the policy to the certificate, and writes the\n"
@@ -72,6 +90,13 @@ static const struct cli_command commands[] = {
     {"policy", "create", "NAME FILE", 2, 2, NULL, "create a policy from a JSON file (- = stdin)",
      NULL, cli__cmd_policy_create},
     {"policy", "rm", "NAME", 1, 1, NULL, "delete a policy", NULL, cli__cmd_policy_rm},
+    {"shadow", "get", "THING", 1, 1, shadow_flags, "print a thing's shadow document", NULL,
+     cli__cmd_shadow_get},
+    {"shadow", "update", "THING [JSON]", 1, 2, shadow_update_flags,
+     "update a thing's shadow (desired or reported state)", shadow_update_help,
+     cli__cmd_shadow_update},
+    {"shadow", "delete", "THING", 1, 1, shadow_flags, "delete a thing's shadow", NULL,
+     cli__cmd_shadow_delete},
     {"endpoint", NULL, "", 0, 0, endpoint_flags, "print the device data endpoint", NULL,
      cli__cmd_endpoint},
 };

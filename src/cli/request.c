@@ -114,6 +114,14 @@ int cli__request_sign(const struct cli_request *req, const char *authority,
                       const struct cli_creds *creds, const char *region, const char *amz_date,
                       struct roost_arena *arena, struct cli_signed *out)
 {
+    return cli__request_sign_for(req, "iot", authority, creds, region, amz_date, arena, out);
+}
+
+int cli__request_sign_for(const struct cli_request *req, const char *service,
+                          const char *authority, const struct cli_creds *creds,
+                          const char *region, const char *amz_date, struct roost_arena *arena,
+                          struct cli_signed *out)
+{
     struct roost_buf names;
     int rc = 0;
     roost_buf_init(&names, 0);
@@ -165,7 +173,7 @@ int cli__request_sign(const struct cli_request *req, const char *authority,
     hr.target = hr.path;
     const char *auth = NULL;
     rc = roost_sigv4_sign(&hr, (const char *)names.data, creds->access_key_id, creds->secret,
-                          region, "iot", amz_date, arena, &auth);
+                          region, service, amz_date, arena, &auth);
     if (rc)
         goto out;
     out->h[out->n++] = (struct cli_header){"authorization", auth};

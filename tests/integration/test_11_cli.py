@@ -1,8 +1,9 @@
 """test_11_cli - `roost`, the admin CLI, against a real roostd: a device made
 by `roost device create` connects with the printed mosquitto_pub command
 line and its message arrives; `roost cert revoke` cuts it off; listings
-(--json), policies, `device rm`, the undo of a failed create, and the exit
-codes (1 AWS error with AWS's text, 2 bad usage, 3 server unreachable).
+(--json), policies, `shadow get|update|delete` (the iot-data plane),
+`device rm`, the undo of a failed create, and the exit codes (1 AWS error
+with AWS's text, 2 bad usage, 3 server unreachable).
 
 The CLI binary: $ROOST_CLI, else `roost` in $ROOST_BUILD_DIR, else beside
 the roostd the fixture found.
@@ -247,6 +248,55 @@ class CliTest(RoostCase):
         self.assertTrue(r.stdout.strip(), "an endpoint address")
         got = json.loads(self.ok("endpoint", "--json").stdout)
         self.assertEqual(got["endpointAddress"], r.stdout.strip())
+
+    # -- shadows (the iot-data plane, signed "iotdata")
+
+    def test_shadow_update_get_delete(self):
+        thing = "shadow-cli-" + self._uid
+        r = self.ok("shadow", "update", thing, "--desired", '{"color":"red"}')
+        got = json.loads(r.stdout)
+        self.assertEqual(got["state"]["desired"], {"color": "red"})
+        self.assertEqual(got["version"], 1)
+        self.assertIn("\n  ", r.stdout, "pretty-printed by default")
+
+        got = json.loads(self.ok("shadow", "get", thing).stdout)
+        self.assertEqual(got["version"], 1)
+        self.assertEqual(got["state"]["desired"], {"color": "red"})
+        self.assertEqual(got["state"]["delta"], {"color": "red"})
+
+        r = self.ok("shadow", "update", thing, "--reported", '{"color":"red"}', "--json")
+        self.assertEqual(len(r.stdout.strip().splitlines()), 1, "--json is one line")
+        self.assertEqual(json.loads(r.stdout)["version"], 2)
+        got = json.loads(self.ok("shadow", "get", thing, "--json").stdout)
+        self.assertEqual(got["version"], 2)
+        self.assertEqual(got["state"]["reported"], {"color": "red"})
+        self.assertNotIn("delta", got["state"])
+
+        # A whole document is sent as it is; a named shadow is another shadow.
+        self.ok("shadow", "update", thing, "--name", "cfg",
+                '{"state":{"reported":{"on":true}},"clientToken":"t1"}')
+        got = json.loads(self.ok("shadow", "get", thing, "--name", "cfg").stdout)
+        self.assertEqual(got["state"]["reported"], {"on": True})
+        self.assertEqual(got["version"], 1)
+
+        r = self.ok("shadow", "update", thing, "--name", "cfg", "--file", "-",
+                    stdin='{"state":{"desired":{"on":false}}}')
+        self.assertEqual(json.loads(r.stdout)["version"], 2)
+
+        self.ok("shadow", "delete", thing)
+        r = self.roost("shadow", "get", thing)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertRegex(r.stderr, r"^roost: ResourceNotFoundException: \S.*\n$")
+        self.ok("shadow", "get", thing, "--name", "cfg")  # still there
+
+        for args in (["shadow", "update", thing],
+                     ["shadow", "update", thing, "--desired", "{nope"],
+                     ["shadow", "update", thing, "--desired", "{}", "{}"]):
+            with self.subTest(args=args):
+                r = self.roost(*args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertTrue(r.stderr.startswith("roost: "), r.stderr)
 
     # -- exit codes
 
