@@ -129,6 +129,12 @@ const struct roost_registry_op registry__ops[] = {
        registry__op_list_attached_policies, true),
     OP("ListTargetsForPolicy", "POST", "/policy-targets/{policyName}",
        registry__op_list_targets_for_policy, true),
+
+    /* ---- registry events (ops_events.c) ---- */
+    OP("UpdateEventConfigurations", "PATCH", "/event-configurations",
+       registry__op_update_event_configurations, false),
+    OP("DescribeEventConfigurations", "GET", "/event-configurations",
+       registry__op_describe_event_configurations, true),
 };
 
 const size_t registry__n_ops = ROOST_ARRAY_LEN(registry__ops);

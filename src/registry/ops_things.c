@@ -669,6 +669,8 @@ int registry__op_create_thing(struct roost_registry *reg, struct roost_store_txn
         rc = link_add(call, txn, "type", "thing", name, "thingtype", type);
     if (!rc && billing)
         rc = link_add(call, txn, "billing", "thing", name, "billinggroup", billing);
+    if (!rc)
+        rc = registry__event_thing(reg, txn, call, "CREATED", name);
     if (rc)
         goto out;
     thing_ids_result(call, doc);
@@ -915,6 +917,8 @@ int registry__op_update_thing(struct roost_registry *reg, struct roost_store_txn
         rc = link_del(call, txn, "type", "thing", name, "thingtype", old_type_copy);
     if (!rc && change_type)
         rc = link_add(call, txn, "type", "thing", name, "thingtype", new_type);
+    if (!rc)
+        rc = registry__event_thing(reg, txn, call, "UPDATED", name);
     if (rc)
         goto out;
     call->effects.things_changed = true;
@@ -973,6 +977,8 @@ int registry__op_delete_thing(struct roost_registry *reg, struct roost_store_txn
                                "Cannot delete. Thing %s is still attached to one or more "
                                "principals",
                                name);
+    if (!rc) /* before the delete: the event reports the thing's last state */
+        rc = registry__event_thing(reg, txn, call, "DELETED", name);
     if (!rc)
         rc = store_del(call, txn, "thing", name);
     if (!rc)
@@ -1655,6 +1661,7 @@ out:
 struct count_links {
     size_t n;
     const char *skip;              /* a group not to count (already a member) */
+    bool skipped;                  /* the thing is in `skip` already */
 };
 
 static int count_links_cb(void *ud, const struct roost_store_link *l)
@@ -1662,14 +1669,16 @@ static int count_links_cb(void *ud, const struct roost_store_link *l)
     struct count_links *c = ud;
     if (!c->skip || strcmp(c->skip, l->to_name) != 0)
         c->n++;
+    else
+        c->skipped = true;
     return 0;
 }
 
 /* Adds thing to group (both exist), within the 10-group limit. */
-static int add_member(struct roost_api_call *call, struct roost_store_txn *txn,
-                      const char *thing, const char *group)
+static int add_member(struct roost_registry *reg, struct roost_api_call *call,
+                      struct roost_store_txn *txn, const char *thing, const char *group)
 {
-    struct count_links c = {0, group};
+    struct count_links c = {0, group, false};
     int rc = roost_store_link_list(txn, "member", "thing", thing, "thinggroup", NULL, NULL, 0,
                                    count_links_cb, &c);
     if (rc)
@@ -1678,11 +1687,26 @@ static int add_member(struct roost_api_call *call, struct roost_store_txn *txn,
         return ROOST_API_INVALID(call, "Thing %s cannot be added to more than %d thing groups",
                                  thing, GROUPS_PER_THING_MAX);
     rc = link_add(call, txn, "member", "thing", thing, "thinggroup", group);
+    if (!rc && !c.skipped) /* re-adding a member changes nothing: no event */
+        rc = registry__event_membership(reg, txn, call, "ADDED", thing, group);
     if (!rc) {
         call->effects.things_changed = true;
         call->effects.policies_changed = true; /* group policies now apply */
     }
     return rc;
+}
+
+/* Removes thing from group; only a real removal is reported (event). */
+static int remove_member(struct roost_registry *reg, struct roost_api_call *call,
+                         struct roost_store_txn *txn, const char *thing, const char *group)
+{
+    struct roost_store_link l = {"member", "thing", thing, "thinggroup", group};
+    int rc = roost_store_link_del(txn, &l);
+    if (rc == ROOST_ENOTFOUND)
+        return 0;
+    if (rc)
+        return registry__store_fail(call, rc, "member");
+    return registry__event_membership(reg, txn, call, "REMOVED", thing, group);
 }
 
 static int require_doc(struct roost_api_call *call, struct roost_store_txn *txn,
@@ -1717,7 +1741,7 @@ int registry__op_add_thing_to_thing_group(struct roost_registry *reg, struct roo
     if (!rc)
         rc = require_doc(call, txn, "thing", thing);
     if (!rc)
-        rc = add_member(call, txn, thing, group);
+        rc = add_member(reg, call, txn, thing, group);
     return rc;
 }
 
@@ -1736,7 +1760,7 @@ int registry__op_remove_thing_from_thing_group(struct roost_registry *reg,
     if (!rc)
         rc = require_doc(call, txn, "thing", thing);
     if (!rc)
-        rc = link_del(call, txn, "member", "thing", thing, "thinggroup", group);
+        rc = remove_member(reg, call, txn, thing, group);
     if (!rc) {
         call->effects.things_changed = true;
         call->effects.policies_changed = true;
@@ -1792,12 +1816,12 @@ int registry__op_update_thing_groups_for_thing(struct roost_registry *reg,
     json_array_foreach(del, i, g) {
         if (rc)
             break;
-        rc = link_del(call, txn, "member", "thing", thing, "thinggroup", json_string_value(g));
+        rc = remove_member(reg, call, txn, thing, json_string_value(g));
     }
     json_array_foreach(add, i, g) {
         if (rc)
             break;
-        rc = add_member(call, txn, thing, json_string_value(g));
+        rc = add_member(reg, call, txn, thing, json_string_value(g));
     }
     if (!rc) {
         call->effects.things_changed = true;

@@ -76,6 +76,7 @@ void roost_api_call_cleanup(struct roost_api_call *call)
     json_decref(call->error_extra);
     call->error_extra = NULL;
     roost_free(call->effects.certs);
+    registry__events_clear(&call->effects);
     memset(&call->effects, 0, sizeof(call->effects));
     for (size_t i = 0; i < ROOST_API_MAX_LABELS; i++) {
         roost_free((void *)call->labels[i]);
@@ -282,6 +283,7 @@ out:
         call->effects.cas_changed = false;
         call->effects.policies_changed = false;
         call->effects.things_changed = false;
+        registry__events_clear(&call->effects); /* rolled back: nothing happened */
     } else {
         call->status = 200;
     }

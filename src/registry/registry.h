@@ -37,6 +37,14 @@ struct roost_registry_config {
 
 #define ROOST_API_MAX_LABELS 4
 
+/* A registry event (AWS "Registry events", $aws/events/...) to publish
+ * after commit; topic and payload are owned by the call. */
+struct roost_registry_event {
+    char *topic;
+    char *payload;                 /* JSON, not NUL-counted in payload_len */
+    size_t payload_len;
+};
+
 /* What changed, for caches and live connections, applied after commit. */
 struct roost_registry_effects {
     char (*certs)[65];             /* certificate ids whose status or attachments changed */
@@ -44,6 +52,8 @@ struct roost_registry_effects {
     bool cas_changed;              /* CA certificates added/removed/changed */
     bool policies_changed;         /* any policy, version or attachment */
     bool things_changed;           /* things, types, groups, principals */
+    struct roost_registry_event *events; /* enabled registry events, in order */
+    size_t n_events, cap_events;
 };
 
 struct roost_api_call {

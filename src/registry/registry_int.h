@@ -184,6 +184,23 @@ REGISTRY_OP_DECL(registry__op_detach_policy);
 REGISTRY_OP_DECL(registry__op_list_attached_policies);
 REGISTRY_OP_DECL(registry__op_list_targets_for_policy);
 
+/* ---- registry events (ops_events.c) ---- */
+REGISTRY_OP_DECL(registry__op_update_event_configurations);
+REGISTRY_OP_DECL(registry__op_describe_event_configurations);
+/* Records the THING event `operation` ("CREATED", "UPDATED", "DELETED") of
+ * thing `name` in the call's effects when THING events are enabled. Reads
+ * the thing's current document: call it after the write for CREATED and
+ * UPDATED, before the delete for DELETED. */
+int registry__event_thing(struct roost_registry *reg, struct roost_store_txn *txn,
+                          struct roost_api_call *call, const char *operation, const char *name);
+/* The THING_GROUP_MEMBERSHIP event ("ADDED", "REMOVED"), when enabled; both
+ * documents must exist. */
+int registry__event_membership(struct roost_registry *reg, struct roost_store_txn *txn,
+                               struct roost_api_call *call, const char *operation,
+                               const char *thing, const char *group);
+/* Frees the call's events (registry.c's cleanup and rollback paths). */
+void registry__events_clear(struct roost_registry_effects *fx);
+
 /* ---- reg2's own declarations (ops_certs.c, ops_policies.c) follow ---- */
 
 /* ==== reg2: certificates, CAs, policies ==== */

@@ -86,6 +86,11 @@ void roostd_on_registry_effects(void *ud, const struct roost_registry_effects *f
         }
         roost_free(pem);
     }
+    /* Registry events ride on one order key: a thing's created, updated and
+     * deleted reach subscribers in that order. */
+    for (size_t i = 0; i < fx->n_events && d->broker; i++)
+        roost_broker_publish_ordered(d->broker, fx->events[i].topic, fx->events[i].payload,
+                                     fx->events[i].payload_len, 0, false, 0);
 }
 
 /* ==== Metrics ============================================================= */
