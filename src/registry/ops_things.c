@@ -380,8 +380,12 @@ static int page_begin(struct roost_api_call *call, struct page *pg, const char *
     if (tok) {
         size_t n = strlen(tok);
         bool ok = n > 0 && n < sizeof(pg->last);
+        /* Tokens are the last name (or certificate id) of the previous
+         * page: anything outside the names' alphabet was not made by us. */
         for (size_t i = 0; ok && i < n; i++)
-            ok = tok[i] > 0x20 && tok[i] < 0x7f;
+            ok = (tok[i] >= 'a' && tok[i] <= 'z') || (tok[i] >= 'A' && tok[i] <= 'Z') ||
+                 (tok[i] >= '0' && tok[i] <= '9') || tok[i] == ':' || tok[i] == '_' ||
+                 tok[i] == '-';
         if (!ok)
             return ROOST_API_INVALID(call, "The nextToken is not valid");
     }

@@ -111,6 +111,10 @@ class ThingsTest(RegistryCase):
         iot.delete_thing(thingName=name)
         self.assertApiError("ResourceNotFoundException", 404, iot.describe_thing, thingName=name)
 
+    def test_list_things_refuses_a_token_it_did_not_make(self):
+        self.assertApiError("InvalidRequestException", 400, self.iot.list_things,
+                            nextToken="!!bad")
+
     def test_list_things_filters_and_paginator(self):
         iot = self.iot
         batch = "b" + self._uid
