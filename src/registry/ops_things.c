@@ -1573,6 +1573,23 @@ out:
     return rc;
 }
 
+/* The end of UpdateThingGroup and UpdateBillingGroup: store the changed
+ * document over `version` and answer with the new version. */
+static int store_group_update(struct roost_api_call *call, struct roost_store_txn *txn,
+                              const char *kind, const char *name, json_t *doc, int64_t version)
+{
+    int64_t new_version = 0;
+    int rc = registry__doc_store(call, txn, kind, name, doc, version, &new_version);
+    if (rc == ROOST_ECONFLICT || rc == ROOST_ENOTFOUND)
+        rc = registry__store_fail(call, rc, kind);
+    if (rc)
+        return rc;
+    call->result = json_object();
+    json_object_set_new(call->result, "version", json_integer(new_version));
+    call->effects.things_changed = true;
+    return 0;
+}
+
 /* PATCH /thing-groups/{thingGroupName} */
 int registry__op_update_thing_group(struct roost_registry *reg, struct roost_store_txn *txn,
                                     struct roost_api_call *call)
@@ -1580,7 +1597,7 @@ int registry__op_update_thing_group(struct roost_registry *reg, struct roost_sto
     const char *name = call->labels[0];
     json_t *props = NULL, *attrs = NULL, *doc = NULL;
     bool has_desc = false, merge = false, has_expected = false;
-    int64_t expected = 0, version = 0, new_version = 0;
+    int64_t expected = 0, version = 0;
     ROOST_UNUSED(reg);
     int rc = registry__check_name(call, "thingGroupName", name);
     if (!rc)
@@ -1615,14 +1632,7 @@ int registry__op_update_thing_group(struct roost_registry *reg, struct roost_sto
         json_object_set_new(np, "attributes", attrs_apply(old, attrs, merge));
         json_object_set_new(cur, "attributePayload", np);
     }
-    rc = registry__doc_store(call, txn, "thinggroup", name, doc, version, &new_version);
-    if (rc == ROOST_ECONFLICT || rc == ROOST_ENOTFOUND)
-        rc = registry__store_fail(call, rc, "thinggroup");
-    if (rc)
-        goto out;
-    call->result = json_object();
-    json_object_set_new(call->result, "version", json_integer(new_version));
-    call->effects.things_changed = true;
+    rc = store_group_update(call, txn, "thinggroup", name, doc, version);
 out:
     json_decref(props);
     json_decref(doc);
@@ -2077,7 +2087,7 @@ int registry__op_update_billing_group(struct roost_registry *reg, struct roost_s
     const char *name = call->labels[0];
     json_t *props = NULL, *doc = NULL;
     bool has_expected = false;
-    int64_t expected = 0, version = 0, new_version = 0;
+    int64_t expected = 0, version = 0;
     ROOST_UNUSED(reg);
     int rc = registry__check_name(call, "billingGroupName", name);
     if (!rc)
@@ -2093,14 +2103,7 @@ int registry__op_update_billing_group(struct roost_registry *reg, struct roost_s
         goto out;
     }
     json_object_set(doc, "billingGroupProperties", props);
-    rc = registry__doc_store(call, txn, "billinggroup", name, doc, version, &new_version);
-    if (rc == ROOST_ECONFLICT || rc == ROOST_ENOTFOUND)
-        rc = registry__store_fail(call, rc, "billinggroup");
-    if (rc)
-        goto out;
-    call->result = json_object();
-    json_object_set_new(call->result, "version", json_integer(new_version));
-    call->effects.things_changed = true;
+    rc = store_group_update(call, txn, "billinggroup", name, doc, version);
 out:
     json_decref(props);
     json_decref(doc);
