@@ -511,6 +511,25 @@ static int find_ca_cb(void *ud, const struct roost_store_doc *doc)
     return hit ? 1 : 0; /* 1 stops the scan */
 }
 
+/* Makes the ARN of a certificate (kind "cert" or "cacert") about to be
+ * registered into `arn`, and refuses it with ResourceAlreadyExists (message
+ * `exists_msg`) when that id is registered already. */
+static int require_new(struct roost_registry *reg, struct roost_store_txn *txn,
+                       struct roost_api_call *call, const char *kind, const char *id, char *arn,
+                       size_t arn_cap, const char *exists_msg)
+{
+    struct roost_store_doc existing;
+    int rc = roost_registry_arn(reg, kind, id, arn, arn_cap);
+    if (rc)
+        return registry__store_fail(call, rc, "arn");
+    rc = roost_store_doc_get(txn, kind, id, &existing);
+    if (rc == 0)
+        return registry__fail_exists(call, id, arn, "%s", exists_msg);
+    if (rc != ROOST_ENOTFOUND)
+        return registry__store_fail(call, rc, kind);
+    return 0;
+}
+
 /* POST /certificate/register {certificatePem, caCertificatePem, status}
  * ?setAsActive= : the certificate must be issued by a registered CA (the one
  * given, else any whose subject and key verify it) or by Roost's own CA. */
@@ -537,22 +556,10 @@ int registry__op_register_certificate(struct roost_registry *reg, struct roost_s
                             "The certificate is not a valid X.509 certificate");
         goto out;
     }
-    rc = roost_registry_arn(reg, "cert", info.id, arn, sizeof(arn));
-    if (rc) {
-        rc = registry__store_fail(call, rc, "cert arn");
+    rc = require_new(reg, txn, call, "cert", info.id, arn, sizeof(arn),
+                     "The certificate is already provisioned or registered");
+    if (rc)
         goto out;
-    }
-    struct roost_store_doc existing;
-    rc = roost_store_doc_get(txn, "cert", info.id, &existing);
-    if (rc == 0) {
-        rc = registry__fail_exists(call, info.id, arn,
-                                   "The certificate is already provisioned or registered");
-        goto out;
-    }
-    if (rc != ROOST_ENOTFOUND) {
-        rc = registry__store_fail(call, rc, "cert get");
-        goto out;
-    }
     struct ca_match m = {.cert_pem = info.pem, .cert_len = strlen(info.pem),
                          .now = (time_t)(call->now_ms / 1000)};
     const char *given_ca = ca_pem;
@@ -1134,22 +1141,10 @@ int registry__op_register_ca_certificate(struct roost_registry *reg, struct roos
             goto out;
         }
     }
-    rc = roost_registry_arn(reg, "cacert", info.id, arn, sizeof(arn));
-    if (rc) {
-        rc = registry__store_fail(call, rc, "cacert arn");
+    rc = require_new(reg, txn, call, "cacert", info.id, arn, sizeof(arn),
+                     "The CA certificate is already registered");
+    if (rc)
         goto out;
-    }
-    struct roost_store_doc existing;
-    rc = roost_store_doc_get(txn, "cacert", info.id, &existing);
-    if (rc == 0) {
-        rc = registry__fail_exists(call, info.id, arn,
-                                   "The CA certificate is already registered");
-        goto out;
-    }
-    if (rc != ROOST_ENOTFOUND) {
-        rc = registry__store_fail(call, rc, "cacert get");
-        goto out;
-    }
     struct subject_count sc = {.subject = info.subject.rfc2253};
     rc = roost_store_doc_list(txn, "cacert", NULL, NULL, 0, count_subject_cb, &sc);
     if (rc) {
