@@ -51,7 +51,9 @@ struct net_tls {
     bool failed;              /* a fatal error happened; only output remains */
     bool shutdown_sent;
     bool has_peer;            /* a verified client certificate was presented */
-    char peer_id[65];         /* its SHA-256, computed once at handshake end */
+    char peer_id[65];         /* its SHA-256, computed once (by the verifier, or at
+                                 handshake end without one) */
+    char verify_why[160];     /* the verifier's reason for a refusal, for the log */
     char err[160];            /* net_tls_last_error() */
 };
 
@@ -150,8 +152,8 @@ static void tls_fail(struct net_tls *t, int ssl_err)
 {
     long vr = SSL_get_verify_result(t->ssl);
     if (vr != X509_V_OK) {
-        snprintf(t->err, sizeof(t->err), "certificate verify failed: %s",
-                 X509_verify_cert_error_string(vr));
+        snprintf(t->err, sizeof(t->err), "certificate verify failed: %.130s",
+                 t->verify_why[0] ? t->verify_why : X509_verify_cert_error_string(vr));
         ERR_clear_error();
     } else if (ssl_err == SSL_ERROR_SYSCALL) {
         record_error(t->err, sizeof(t->err), "unexpected end of TLS stream");
@@ -255,6 +257,16 @@ static int verify_client_chain(X509_STORE_CTX *xctx, void *arg)
     enum roost_net_verdict v = ctx->verify(ctx->verify_ud, &cc, why, sizeof(why));
     OPENSSL_free(der);
     ERR_clear_error();
+    /* Keep what was learned on the connection: the id (so the handshake end
+     * need not hash the certificate again) or why it was refused. */
+    SSL *ssl = X509_STORE_CTX_get_ex_data(xctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+    struct net_tls *t = ssl ? SSL_get_app_data(ssl) : NULL;
+    if (t && v == ROOST_NET_ACCEPT) {
+        memcpy(t->peer_id, cc.id, sizeof(t->peer_id));
+        t->has_peer = true;
+    } else if (t) {
+        snprintf(t->verify_why, sizeof(t->verify_why), "%s", why[0] ? why : "refused");
+    }
     switch (v) {
     case ROOST_NET_ACCEPT:
         X509_STORE_CTX_set_error(xctx, X509_V_OK);
@@ -409,6 +421,8 @@ int net_tls_create(struct net_tls_ctx *ctx, struct net_tls **out_tls)
     roost_buf_init(&t->in, 0);
     roost_buf_init(&t->out, 0);
     t->ssl = SSL_new(ctx->ssl_ctx);
+    if (t->ssl)
+        SSL_set_app_data(t->ssl, t); /* for the verify callback */
     bio = t->ssl ? BIO_new(bio_method) : NULL;
     if (!bio) {
         record_error(t->err, sizeof(t->err), "out of memory");
@@ -456,16 +470,12 @@ static void on_handshake_done(struct net_tls *t)
     }
     X509 *peer = SSL_get0_peer_certificate(t->ssl);
     if (peer && SSL_get_verify_result(t->ssl) == X509_V_OK) {
-        uint8_t *der = NULL;
-        uint8_t md[32];
-        unsigned md_len = 0;
-        int der_len = i2d_X509(peer, &der);
-        if (der_len > 0 && EVP_Digest(der, (size_t)der_len, md, &md_len, EVP_sha256(), NULL)) {
-            roost_hex_encode(md, sizeof(md), t->peer_id);
-            t->has_peer = true;
-        }
-        OPENSSL_free(der);
+        /* Resumed sessions and contexts without a verifier have no id yet. */
+        if (!t->has_peer)
+            t->has_peer = sha256_hex_of(peer, t->peer_id, NULL, NULL);
         ERR_clear_error();
+    } else {
+        t->has_peer = false;
     }
 }
 
