@@ -195,7 +195,6 @@ int roost_broker_create(const struct roost_broker_config *cfg, struct roost_net 
         roost_map_init(&sh->clients_by_uid);
         broker__tree_init(&sh->tree);
         sh->out = roost_xcalloc(b->n_shards, sizeof(*sh->out));
-        roost_buf_init(&sh->scratch, 0);
         roost_loop_set_user(sh->loop, sh);
         roost_loop_set_tick(sh->loop, 250, shard_tick, sh);
         roost_loop_set_before_flush(sh->loop, broker__flush_batches, sh);
@@ -276,7 +275,6 @@ void roost_broker_destroy(struct roost_broker *b)
             session_free_final(v);
         roost_map_cleanup(&sh->sessions);
         roost_map_cleanup(&sh->clients_by_uid);
-        roost_buf_cleanup(&sh->scratch);
         roost_free(sh);
     }
     size_t pos = 0;

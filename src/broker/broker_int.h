@@ -241,7 +241,6 @@ struct shard {
     struct roost_map clients_by_uid; /* uid bytes -> client, for deferred acks */
     struct session *offline;     /* persistent sessions without connection */
     struct delivery_batch *out;  /* per target shard, flushed each iteration */
-    struct roost_buf scratch;
 };
 
 struct roost_broker {
@@ -269,7 +268,6 @@ struct roost_broker {
 };
 
 struct shard *broker__shard_for_client_id(struct roost_broker *b, const char *id, size_t n);
-struct shard *broker__current_shard(struct roost_broker *b);
 
 /* session.c */
 struct session *broker__session_create(struct shard *sh, const char *client_id, size_t len);
@@ -290,12 +288,11 @@ void broker__session_wait_drain(struct session *s, struct shard *publisher_shard
                                 uint64_t client_uid);
 
 /* route.c */
-/* Routes a message from shard `sh`. If `on_durable` is set and the message
- * needs a store write (persistent subscribers, retain), the callback runs on
- * `sh`'s loop after the commit; returns true in that case, false when the
- * message needed no write (caller acknowledges at once). */
-typedef void (*durable_fn)(struct shard *sh, uint64_t client_uid, uint16_t packet_id,
-                           uint8_t ack_type);
+/* Routes a message from shard `sh`. When it needs a store write (persistent
+ * subscribers, retain) and packet_id is set, the publisher's acknowledgement
+ * of type ack_type is sent from `sh`'s loop after the commit and true is
+ * returned; false means no write was needed (the caller acknowledges at
+ * once). *out_congested, if asked, gets a reference to a congested target. */
 bool broker__route(struct shard *sh, struct roost_msg *msg, uint64_t client_uid,
                    uint16_t packet_id, uint8_t ack_type, struct session **out_congested);
 void broker__flush_batches(void *shard);

@@ -1054,31 +1054,6 @@ int roost_net_start(struct roost_net *net)
     return 0;
 }
 
-struct run_all {
-    void (*fn)(struct roost_loop *l, void *ud);
-    void *ud;
-    uv_sem_t done;
-};
-
-static void run_all_one(void *arg)
-{
-    struct run_all *ra = arg;
-    ra->fn(roost_loop_current(), ra->ud);
-    uv_sem_post(&ra->done);
-}
-
-void roost_net_run_on_all(struct roost_net *net, void (*fn)(struct roost_loop *l, void *ud),
-                          void *ud)
-{
-    struct run_all ra = {.fn = fn, .ud = ud};
-    uv_sem_init(&ra.done, 0);
-    for (unsigned i = 0; i < net->n_loops; i++)
-        roost_loop_post(net->loops[i], run_all_one, &ra);
-    for (unsigned i = 0; i < net->n_loops; i++)
-        uv_sem_wait(&ra.done);
-    uv_sem_destroy(&ra.done);
-}
-
 static void close_handle_quiet(uv_handle_t *h)
 {
     if (!uv_is_closing(h))

@@ -131,9 +131,6 @@ int roost_net_listen(struct roost_net *net, const struct roost_listener_config *
                      uint16_t *out_port);
 /* Starts the loop threads. */
 int roost_net_start(struct roost_net *net);
-/* Runs `fn(loop, ud)` on every loop thread and waits for all to finish. */
-void roost_net_run_on_all(struct roost_net *net, void (*fn)(struct roost_loop *l, void *ud),
-                          void *ud);
 /* Stops accepting, closes every connection (handlers get `closed`), stops
  * and joins the threads. */
 void roost_net_stop(struct roost_net *net);
