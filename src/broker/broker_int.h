@@ -319,6 +319,8 @@ void broker__event_subscriptions(struct client *c, bool subscribed, const char *
 void broker__client_handler_init(struct roost_broker *b, struct roost_conn_handler *h);
 void broker__clients_tick(struct shard *sh, uint64_t now);
 void broker__client_resume(struct shard *sh, uint64_t client_uid);
+/* The client's IP address as text (no port; IPv4-mapped IPv6 shown as IPv4). */
+const char *broker__client_ip(const struct client *c, char *buf, size_t cap);
 /* Is the client allowed `action` on the resource? True without enforcement. */
 bool broker__client_allowed(const struct client *c, enum roost_authz_action action,
                             enum roost_authz_rtype type, const char *name, size_t len);

@@ -1015,6 +1015,15 @@ void roost_broker_disconnect_cert(struct roost_broker *b, const char *cert_id)
 
 /* ==== Authorization ======================================================= */
 
+const char *broker__client_ip(const struct client *c, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", roost_conn_peer(c->conn)->addr);
+    char *colon = strrchr(buf, ':'); /* "ip:port"; IPv4-mapped "::ffff:a.b.c.d:port" */
+    if (colon)
+        *colon = '\0';
+    return strncmp(buf, "::ffff:", 7) == 0 ? buf + 7 : buf;
+}
+
 bool broker__client_allowed(const struct client *c, enum roost_authz_action action,
                             enum roost_authz_rtype type, const char *name, size_t len)
 {
@@ -1041,11 +1050,7 @@ static void start_resolve(struct client *c, const char *client_id, bool persiste
     struct roost_broker *b = c->shard->broker;
     const struct roost_peer *peer = roost_conn_peer(c->conn);
     char ip[64];
-    snprintf(ip, sizeof(ip), "%s", peer->addr);
-    char *colon = strrchr(ip, ':'); /* "ip:port"; IPv4-mapped "::ffff:a.b.c.d:port" */
-    if (colon)
-        *colon = '\0';
-    const char *src = strncmp(ip, "::ffff:", 7) == 0 ? ip + 7 : ip;
+    const char *src = broker__client_ip(c, ip, sizeof(ip));
     struct roost_broker_authz_request *req = roost_xcalloc(1, sizeof(*req));
     req->b = b;
     req->sh = c->shard;

@@ -69,12 +69,8 @@ void broker__event_connected(struct client *c)
     char ip[64], num[48];
     roost_buf_init(&b, 0);
     event_head(&b, c, "connected");
-    snprintf(ip, sizeof(ip), "%s", roost_conn_peer(c->conn)->addr);
-    char *colon = strrchr(ip, ':');
-    if (colon)
-        *colon = '\0';
     json_raw(&b, ",\"ipAddress\":");
-    json_str(&b, strncmp(ip, "::ffff:", 7) == 0 ? ip + 7 : ip);
+    json_str(&b, broker__client_ip(c, ip, sizeof(ip)));
     snprintf(num, sizeof(num), ",\"versionNumber\":%" PRIu64 "}", c->uid);
     json_raw(&b, num);
     publish_event(c, "presence/connected", &b);
