@@ -138,46 +138,15 @@ out:
 
 int cli__read_file(const char *path, size_t limit, char **out, size_t *out_len)
 {
-    int rc = 0;
-    int fd = -1;
-    struct roost_buf b;
-    roost_buf_init(&b, 0); /* bounded by the check below, not by the buffer */
-    *out = NULL;
-    *out_len = 0;
-    fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
+    if (strcmp(path, "-") != 0)
+        return roost_read_file(path, limit, out, out_len);
+    int fd = dup(STDIN_FILENO);
     if (fd < 0) {
-        rc = -errno;
-        goto out;
+        *out = NULL;
+        return -errno;
     }
-    for (;;) {
-        rc = roost_buf_reserve(&b, 4096);
-        if (rc)
-            goto out;
-        ssize_t n = read(fd, b.data + b.len, b.cap - b.len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        b.len += (size_t)n;
-        if (b.len > limit) {
-            rc = ROOST_ETOOBIG;
-            goto out;
-        }
-    }
-    rc = roost_buf_append(&b, "", 1);
-    if (rc)
-        goto out;
-    *out_len = b.len - 1;
-    *out = (char *)b.data;
-    b.data = NULL;
-out:
-    if (fd >= 0)
-        close(fd);
-    roost_buf_cleanup(&b);
+    int rc = roost_read_fd(fd, limit, out, out_len);
+    close(fd);
     return rc;
 }
 

@@ -229,6 +229,14 @@ void *roost_map_del(struct roost_map *m, const void *key, size_t klen); /* retur
 bool roost_map_next(const struct roost_map *m, size_t *pos, struct roost_str *out_key,
                     void **out_value);
 
+/* ==== Files =============================================================== */
+
+/* Reads all of `fd` (not closed) into a NUL-terminated heap string (free
+ * with roost_free): ROOST_ETOOBIG beyond `limit` bytes, -errno on errors. */
+int roost_read_fd(int fd, size_t limit, char **out, size_t *out_len);
+/* The same for a file by path. */
+int roost_read_file(const char *path, size_t limit, char **out, size_t *out_len);
+
 /* ==== Configuration file ================================================= */
 
 /* `key = value` lines, `#` comments. The callback returns 0 or an error,

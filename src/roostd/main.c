@@ -197,32 +197,18 @@ static int load_config_file(struct roostd_config *cfg)
 {
     char path[PATH_MAX + 16];
     snprintf(path, sizeof(path), "%s/roost.conf", cfg->data_dir);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errno == ENOENT ? 0 : -errno;
     char *text = NULL;
-    size_t len = 0, cap = 0;
-    int rc = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            cap = cap ? cap * 2 : 8192;
-            if (cap > 1 << 20) {
-                rc = ROOST_ETOOBIG;
-                break;
-            }
-            text = roost_xrealloc(text, cap);
-        }
-        size_t got = fread(text + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
+    size_t len = 0;
+    int rc = roost_read_file(path, 1 << 20, &text, &len);
+    if (rc == -ENOENT)
+        return 0;
     int line = 0;
     if (!rc)
-        rc = roost_config_parse(text ? text : "", len, apply_setting, cfg, &line);
-    if (rc)
+        rc = roost_config_parse(text, len, apply_setting, cfg, &line);
+    if (rc && line)
         fprintf(stderr, "roostd: %s line %d: invalid setting\n", path, line);
+    else if (rc)
+        fprintf(stderr, "roostd: cannot read %s: %s\n", path, roost_strerror(rc));
     roost_free(text);
     return rc;
 }
@@ -365,29 +351,6 @@ static int write_ports_file(const char *dir, const int ports[4])
     return rename(tmp, path) == 0 ? 0 : -errno;
 }
 
-/* Reads a whole small file (the CA certificate) into a string. */
-static char *read_text_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            cap = cap ? cap * 2 : 8192;
-            text = roost_xrealloc(text, cap);
-        }
-        size_t got = fread(text + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    text[len] = '\0';
-    return text;
-}
-
 /* The HTTPS port's default protocol: the control-plane API once created. */
 static struct roost_conn_handler https_default_handler;
 
@@ -432,10 +395,10 @@ int main(int argc, char **argv)
     snprintf(ca, sizeof(ca), "%s/%s", pki_dir, ROOST_PKI_ROOT_CERT);
     snprintf(ca_key, sizeof(ca_key), "%s/%s", pki_dir, ROOST_PKI_ROOT_KEY);
     rc = roost_pki_ca_load(ca, ca_key, &d.ca);
-    ca_pem = rc ? NULL : read_text_file(ca);
-    if (rc || !ca_pem) {
-        roost_log_error("roostd", "cannot load the root CA %s", ca);
-        rc = rc ? rc : ROOST_ECONFIG;
+    if (!rc)
+        rc = roost_read_file(ca, 1 << 20, &ca_pem, NULL);
+    if (rc) {
+        roost_log_error("roostd", "cannot load the root CA %s: %s", ca, roost_strerror(rc));
         goto out;
     }
 
