@@ -443,7 +443,7 @@ void broker__session_deliver(struct session *s, struct roost_msg *msg, uint8_t q
         return;
     struct delivery d = {.msg = msg, .sub_id = sub_id, .qos = qos, .retain_flag = retain_flag,
                          .stored = stored};
-    if (broker__msg_expired(msg, roost_wall_ms())) {
+    if (msg->expiry_at_ms && broker__msg_expired(msg, roost_wall_ms())) {
         if (stored)
             store_queue_del(s, msg->id);
         return;
