@@ -152,6 +152,83 @@ bool roost_registry_ca_active(struct roost_registry *reg, const char *ca_id);
 size_t roost_registry_cert_things(struct roost_registry *reg, const char *cert_id,
                                   char names[][129], size_t cap);
 
+/* ==== Provisioning ========================================================
+ * The registry side of JITR/JITP and fleet provisioning: src/provision runs
+ * the flows (TLS verifier hook, MQTT topics, pre-provisioning hooks) and
+ * calls these inside one store transaction each, like an API operation:
+ * inputs as arguments, the outcome (result, AWS error, effects) on `call`.
+ * Templates are applied by src/template's engine; a template either applies
+ * whole or the call fails and the transaction rolls back. */
+
+/* What the TLS verifier asks about a device certificate's CA (thread-safe,
+ * from the cache). false when `ca_id` is not a registered CA certificate
+ * (Roost's own CA is not one: its certificates are issued registered). */
+struct roost_registry_ca_info {
+    bool active;                   /* status ACTIVE */
+    bool auto_registration;        /* autoRegistrationStatus ENABLE */
+    bool has_template;             /* registrationConfig names a JITP template */
+    int first_connect;             /* the CA's tag "roost:jitp_first_connect": 1 "accept",
+                                      0 "reject", -1 no tag (use the server's setting) */
+};
+bool roost_registry_ca_info(struct roost_registry *reg, const char *ca_id,
+                            struct roost_registry_ca_info *out);
+
+/* JITR/JITP of a certificate a device presented, signed by the registered CA
+ * `ca_id` (which must be ACTIVE with auto-registration, checked again here).
+ * An unknown certificate is registered PENDING_ACTIVATION (mode and CA from
+ * its CA) and the event $aws/events/certificates/registered/<caId> goes into
+ * call->effects (AWS publishes it whether or not the events are enabled);
+ * one already PENDING_ACTIVATION records the event again; any other
+ * status leaves everything as it is. With `apply_template` and a JITP
+ * template on the CA (registrationConfig templateBody, or templateName of a
+ * JITP template), the template is evaluated with the AWS::IoT::Certificate::*
+ * parameters from the certificate and applied: thing, policies,
+ * attachments, and the certificate ACTIVE. A template that fails fails the
+ * call (the caller may then retry without it to leave the certificate
+ * PENDING_ACTIVATION). call->result = {"certificateId", "certificateStatus",
+ * "registered": bool (this call registered it), "thingName" (when provisioned)}. */
+int roost_registry_auto_register(struct roost_registry *reg, struct roost_store_txn *txn,
+                                 const uint8_t *der, size_t der_len, const char *ca_id,
+                                 bool apply_template, struct roost_api_call *call);
+
+/* Fleet provisioning CreateKeysAndCertificate (csr_pem NULL) and
+ * CreateCertificateFromCsr: issues a certificate with Roost's CA as
+ * PENDING_ACTIVATION and a single-use ownership token valid for one hour,
+ * bound to the new certificate (stored, so it survives a restart).
+ * call->result = {"certificateId", "certificatePem", "privateKey" (keys only),
+ * "certificateOwnershipToken"}. Errors as AWS's rejected payloads need them:
+ * call->status / error_code / error_message (400 InvalidParameters for a bad
+ * CSR, ...). */
+int roost_registry_fleet_create_certificate(struct roost_registry *reg,
+                                            struct roost_store_txn *txn, const char *csr_pem,
+                                            struct roost_api_call *call);
+
+/* The first half of RegisterThing, before any pre-provisioning hook runs:
+ * checks that template `template_name` exists, is enabled and is a
+ * FLEET_PROVISIONING template, and that `token` is a live ownership token.
+ * call->result = {"templateArn", "certificateId", "certificatePem",
+ * "preProvisioningHook": {"targetArn", "payloadVersion"} (when set)}.
+ * Nothing is written. */
+int roost_registry_fleet_prepare(struct roost_registry *reg, struct roost_store_txn *txn,
+                                 const char *template_name, const char *token,
+                                 struct roost_api_call *call);
+
+/* RegisterThing: consumes ownership token `token` (again checked: single
+ * use) and applies template `template_name` with `params` (object of
+ * strings, the device's parameters with any hook overrides merged; AWS::*
+ * keys are dropped) plus AWS::IoT::Certificate::Id = the token's
+ * certificate. call->result = {"deviceConfiguration": {...}, "thingName"}
+ * (thingName absent when the template makes no thing). */
+int roost_registry_fleet_register_thing(struct roost_registry *reg, struct roost_store_txn *txn,
+                                        const char *template_name, const char *token,
+                                        const json_t *params, struct roost_api_call *call);
+
+/* Deletes ownership tokens past their expiry and the certificates they were
+ * issued for when still PENDING_ACTIVATION (AWS deletes a fleet certificate
+ * not activated within the hour). Run periodically by src/provision. */
+int roost_registry_fleet_purge(struct roost_registry *reg, struct roost_store_txn *txn,
+                               struct roost_api_call *call);
+
 /* ARN helpers: "arn:aws:iot:<region>:<account>:<type>/<name>". */
 int roost_registry_arn(const struct roost_registry *reg, const char *type, const char *name,
                        char *out, size_t cap);

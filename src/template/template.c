@@ -12,7 +12,7 @@
  * condition references together nest at most ROOST_TEMPLATE_MAX_DEPTH deep,
  * measured through every condition a value can reach.
  */
-#include "provision/template_int.h"
+#include "template/template_int.h"
 
 #include <regex.h>
 #include <stdio.h>
@@ -39,7 +39,7 @@ static const struct {
     {"Fn::Base64", TPL_FN_BASE64},
 };
 
-const char *provision__fn_name(enum tpl_fn fn)
+const char *template__fn_name(enum tpl_fn fn)
 {
     for (size_t i = 0; i < ROOST_ARRAY_LEN(fn_table); i++)
         if (fn_table[i].fn == fn)
@@ -68,7 +68,7 @@ static const char *only_key(const json_t *obj, const json_t **out_val)
     return json_object_iter_key(it);
 }
 
-enum tpl_fn provision__fn_of(const json_t *v, const json_t **out_arg)
+enum tpl_fn template__fn_of(const json_t *v, const json_t **out_arg)
 {
     if (!json_is_object(v) || json_object_size(v) != 1)
         return TPL_FN_NONE;
@@ -96,7 +96,7 @@ static const char *const pseudo_params[] = {
     "AWS::Partition",
 };
 
-bool provision__is_pseudo(const char *name)
+bool template__is_pseudo(const char *name)
 {
     for (size_t i = 0; i < ROOST_ARRAY_LEN(pseudo_params); i++)
         if (strcmp(pseudo_params[i], name) == 0)
@@ -104,12 +104,12 @@ bool provision__is_pseudo(const char *name)
     return false;
 }
 
-bool provision__is_policy_var(const char *name, size_t n)
+bool template__is_policy_var(const char *name, size_t n)
 {
     return (n > 4 && memcmp(name, "iot:", 4) == 0) || (n > 4 && memcmp(name, "aws:", 4) == 0);
 }
 
-enum tpl_res provision__res_type(const char *type)
+enum tpl_res template__res_type(const char *type)
 {
     if (strcmp(type, "AWS::IoT::Thing") == 0)
         return TPL_RES_THING;
@@ -120,7 +120,7 @@ enum tpl_res provision__res_type(const char *type)
     return 0;
 }
 
-enum tpl_ptype provision__ptype(const char *type)
+enum tpl_ptype template__ptype(const char *type)
 {
     if (strcmp(type, "String") == 0)
         return TPL_P_STRING;
@@ -133,7 +133,7 @@ enum tpl_ptype provision__ptype(const char *type)
     return 0;
 }
 
-long provision__cond_index(const struct roost_template *t, const char *name)
+long template__cond_index(const struct roost_template *t, const char *name)
 {
     for (size_t i = 0; i < t->n_conditions; i++)
         if (strcmp(t->cond_names[i], name) == 0)
@@ -148,7 +148,7 @@ const char *roost_override_name(enum roost_override o)
     return (unsigned)o < ROOST_ARRAY_LEN(override_names) ? override_names[o] : "?";
 }
 
-int provision__override_parse(const char *s, enum roost_override *out_o)
+int template__override_parse(const char *s, enum roost_override *out_o)
 {
     for (size_t i = 0; i < ROOST_ARRAY_LEN(override_names); i++)
         if (strcmp(override_names[i], s) == 0) {
@@ -158,7 +158,7 @@ int provision__override_parse(const char *s, enum roost_override *out_o)
     return ROOST_EINVAL;
 }
 
-const json_t *provision__override_get(const json_t *settings, const char *prop,
+const json_t *template__override_get(const json_t *settings, const char *prop,
                                       const char *alias)
 {
     const json_t *v = json_object_get(settings, prop);
@@ -203,10 +203,10 @@ static bool all_in(const char *s, size_t min, size_t max, const char *extra)
     return n >= min;
 }
 
-bool provision__valid_thing_name(const char *s) { return all_in(s, 1, 128, ":_-"); }
-bool provision__valid_policy_name(const char *s) { return all_in(s, 1, 128, "_+=,.@-"); }
-bool provision__valid_attr_name(const char *s) { return all_in(s, 1, 128, "_.,@/:#-"); }
-bool provision__valid_attr_value(const char *s) { return all_in(s, 0, 800, "_.,@/:#=[]-"); }
+bool template__valid_thing_name(const char *s) { return all_in(s, 1, 128, ":_-"); }
+bool template__valid_policy_name(const char *s) { return all_in(s, 1, 128, "_+=,.@-"); }
+bool template__valid_attr_name(const char *s) { return all_in(s, 1, 128, "_.,@/:#-"); }
+bool template__valid_attr_value(const char *s) { return all_in(s, 0, 800, "_.,@/:#=[]-"); }
 
 /* ==== Error paths ========================================================== */
 
@@ -229,19 +229,19 @@ static size_t path_append(struct tpl_path *p, const char *sep, const char *s)
     return saved;
 }
 
-size_t provision__path_key(struct tpl_path *p, const char *key)
+size_t template__path_key(struct tpl_path *p, const char *key)
 {
     return path_append(p, p->len > 0 ? "." : "", key);
 }
 
-size_t provision__path_index(struct tpl_path *p, size_t i)
+size_t template__path_index(struct tpl_path *p, size_t i)
 {
     char b[32];
     snprintf(b, sizeof(b), "[%zu]", i);
     return path_append(p, "", b);
 }
 
-int provision__fail(char *err, size_t errcap, const struct tpl_path *p, int rc,
+int template__fail(char *err, size_t errcap, const struct tpl_path *p, int rc,
                     const char *fmt, ...)
 {
     if (!err || errcap == 0)
@@ -270,7 +270,7 @@ struct vctx {
     int maxd;                      /* deepest level reached in the current condition */
 };
 
-#define VFAIL(c, ...) provision__fail((c)->err, (c)->errcap, &(c)->path, ROOST_EPROTO, __VA_ARGS__)
+#define VFAIL(c, ...) template__fail((c)->err, (c)->errcap, &(c)->path, ROOST_EPROTO, __VA_ARGS__)
 
 static int check_expr(struct vctx *c, const json_t *v, bool in_cond, int depth);
 
@@ -282,7 +282,7 @@ static bool is_array_n(const json_t *v, size_t n)
 static bool is_call(const json_t *v)
 {
     const json_t *arg;
-    return provision__fn_of(v, &arg) != TPL_FN_NONE;
+    return template__fn_of(v, &arg) != TPL_FN_NONE;
 }
 
 static int check_depth(struct vctx *c, int depth)
@@ -303,7 +303,7 @@ static int check_cond_ref(struct vctx *c, const json_t *v, int depth)
 {
     if (!json_is_string(v))
         return VFAIL(c, "a condition reference must be the name of a condition (a string)");
-    long idx = provision__cond_index(c->t, json_string_value(v));
+    long idx = template__cond_index(c->t, json_string_value(v));
     if (idx < 0)
         return VFAIL(c, "no condition named '%s' in Conditions", json_string_value(v));
     return visit_condition(c, idx, depth);
@@ -327,9 +327,9 @@ static int visit_condition(struct vctx *c, long idx, int depth)
     /* Report a problem inside the condition at the condition, wherever the
      * reference that led there was. */
     struct tpl_path outer = c->path;
-    provision__path_init(&c->path);
-    provision__path_key(&c->path, "Conditions");
-    provision__path_key(&c->path, name);
+    template__path_init(&c->path);
+    template__path_key(&c->path, "Conditions");
+    template__path_key(&c->path, name);
     int rc = check_expr(c, json_object_get(c->t->conditions, name), true, depth + 1);
     if (rc == 0) {
         c->path = outer;
@@ -357,7 +357,7 @@ static int check_scalar_arg(struct vctx *c, const json_t *v, int depth, const ch
 static int check_list_arg(struct vctx *c, const json_t *arr, size_t i, int depth)
 {
     const json_t *v = json_array_get(arr, i);
-    size_t saved = provision__path_index(&c->path, i);
+    size_t saved = template__path_index(&c->path, i);
     int rc;
     if (json_is_array(v) || (json_is_object(v) && is_call(v)))
         rc = check_expr(c, v, false, depth);
@@ -365,13 +365,13 @@ static int check_list_arg(struct vctx *c, const json_t *arr, size_t i, int depth
         rc = ROOST_EPROTO;
     else
         rc = VFAIL(c, "expected a list");
-    provision__path_pop(&c->path, saved);
+    template__path_pop(&c->path, saved);
     return rc;
 }
 
 static int check_ref_name(struct vctx *c, const char *name)
 {
-    if (json_object_get(c->t->parameters, name) || provision__is_pseudo(name) ||
+    if (json_object_get(c->t->parameters, name) || template__is_pseudo(name) ||
         strcmp(name, TPL_NOVALUE) == 0)
         return 0;
     if (json_object_get(c->t->resources, name))
@@ -402,7 +402,7 @@ static int check_sub(struct vctx *c, const char *s, const json_t *vars)
         memcpy(key, name, n);
         key[n] = '\0';
         if ((vars && json_object_get(vars, key)) || json_object_get(c->t->parameters, key) ||
-            provision__is_pseudo(key) || provision__is_policy_var(key, n))
+            template__is_pseudo(key) || template__is_policy_var(key, n))
             continue;
         if (memchr(key, '.', n))
             return VFAIL(c, "Fn::Sub variable '${%s}' names a resource attribute; provisioning "
@@ -432,7 +432,7 @@ static int check_fn(struct vctx *c, enum tpl_fn fn, const json_t *arg, int depth
         if (!is_array_n(arg, 2))
             return VFAIL(c, "Fn::Select takes [index, [values...]]");
         const json_t *idx = json_array_get(arg, 0);
-        saved = provision__path_index(&c->path, 0);
+        saved = template__path_index(&c->path, 0);
         if (json_is_integer(idx) && json_integer_value(idx) < 0)
             rc = VFAIL(c, "Fn::Select index must not be negative");
         else if (json_is_real(idx))
@@ -444,16 +444,16 @@ static int check_fn(struct vctx *c, enum tpl_fn fn, const json_t *arg, int depth
                            json_string_value(idx));
         } else if (!json_is_integer(idx))
             rc = check_scalar_arg(c, idx, depth, "Fn::Select index");
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
         return rc ? rc : check_list_arg(c, arg, 1, depth);
     }
     case TPL_FN_SPLIT:
         if (!is_array_n(arg, 2) || !json_is_string(json_array_get(arg, 0)) ||
             json_string_length(json_array_get(arg, 0)) == 0)
             return VFAIL(c, "Fn::Split takes [\"delimiter\", string] with a non-empty delimiter");
-        saved = provision__path_index(&c->path, 1);
+        saved = template__path_index(&c->path, 1);
         rc = check_scalar_arg(c, json_array_get(arg, 1), depth, "Fn::Split's source");
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
         return rc;
     case TPL_FN_SUB:
         if (json_is_string(arg))
@@ -463,15 +463,15 @@ static int check_fn(struct vctx *c, enum tpl_fn fn, const json_t *arg, int depth
             const json_t *vars = json_array_get(arg, 1);
             const char *key;
             const json_t *val;
-            saved = provision__path_index(&c->path, 1);
+            saved = template__path_index(&c->path, 1);
             json_object_foreach((json_t *)vars, key, val) {
-                size_t s2 = provision__path_key(&c->path, key);
+                size_t s2 = template__path_key(&c->path, key);
                 rc = check_scalar_arg(c, val, depth, "an Fn::Sub variable");
-                provision__path_pop(&c->path, s2);
+                template__path_pop(&c->path, s2);
                 if (rc)
                     break;
             }
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
             return rc ? rc : check_sub(c, json_string_value(json_array_get(arg, 0)), vars);
         }
         return VFAIL(c, "Fn::Sub takes a string or [string, {name: value}]");
@@ -479,9 +479,9 @@ static int check_fn(struct vctx *c, enum tpl_fn fn, const json_t *arg, int depth
         if (!is_array_n(arg, 3))
             return VFAIL(c, "Fn::FindInMap takes [map, key, key]");
         for (size_t i = 0; i < 3 && rc == 0; i++) {
-            saved = provision__path_index(&c->path, i);
+            saved = template__path_index(&c->path, i);
             rc = check_scalar_arg(c, json_array_get(arg, i), depth, "an Fn::FindInMap key");
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
         }
         if (rc == 0 && json_is_string(json_array_get(arg, 0)) &&
             !json_object_get(c->t->mappings, json_string_value(json_array_get(arg, 0))))
@@ -491,13 +491,13 @@ static int check_fn(struct vctx *c, enum tpl_fn fn, const json_t *arg, int depth
     case TPL_FN_IF:
         if (!is_array_n(arg, 3))
             return VFAIL(c, "Fn::If takes [condition, value if true, value if false]");
-        saved = provision__path_index(&c->path, 0);
+        saved = template__path_index(&c->path, 0);
         rc = check_cond_ref(c, json_array_get(arg, 0), depth);
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
         for (size_t i = 1; i < 3 && rc == 0; i++) {
-            saved = provision__path_index(&c->path, i);
+            saved = template__path_index(&c->path, i);
             rc = check_expr(c, json_array_get(arg, i), false, depth);
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
         }
         return rc;
     case TPL_FN_EQUALS:
@@ -511,11 +511,11 @@ static int check_fn(struct vctx *c, enum tpl_fn fn, const json_t *arg, int depth
         if (fn == TPL_FN_NOT && n != 1)
             return VFAIL(c, "Fn::Not takes [condition]");
         if (fn != TPL_FN_NOT && (n < 2 || n > 10))
-            return VFAIL(c, "%s takes a list of 2 to 10 conditions", provision__fn_name(fn));
+            return VFAIL(c, "%s takes a list of 2 to 10 conditions", template__fn_name(fn));
         for (size_t i = 0; i < n && rc == 0; i++) {
-            saved = provision__path_index(&c->path, i);
+            saved = template__path_index(&c->path, i);
             rc = check_expr(c, json_array_get(arg, i), true, depth);
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
         }
         return rc;
     }
@@ -534,9 +534,9 @@ static int check_expr(struct vctx *c, const json_t *v, bool in_cond, int depth)
         return rc;
     if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
-            size_t saved = provision__path_index(&c->path, i);
+            size_t saved = template__path_index(&c->path, i);
             rc = check_expr(c, json_array_get(v, i), false, depth + 1);
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
         }
         return rc;
     }
@@ -545,9 +545,9 @@ static int check_expr(struct vctx *c, const json_t *v, bool in_cond, int depth)
     const char *key;
     const json_t *val;
     if (in_cond && json_object_size(v) == 1 && json_object_get(v, "Condition")) {
-        size_t saved = provision__path_key(&c->path, "Condition");
+        size_t saved = template__path_key(&c->path, "Condition");
         rc = check_cond_ref(c, json_object_get(v, "Condition"), depth + 1);
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
         return rc;
     }
     json_object_foreach((json_t *)v, key, val) {
@@ -555,19 +555,19 @@ static int check_expr(struct vctx *c, const json_t *v, bool in_cond, int depth)
             continue;
         if (json_object_size(v) != 1)
             return VFAIL(c, "an object calling '%s' must have no other member", key);
-        size_t saved = provision__path_key(&c->path, key);
+        size_t saved = template__path_key(&c->path, key);
         enum tpl_fn fn = fn_lookup(key);
         if (fn == TPL_FN_NONE)
             rc = VFAIL(c, "unknown or unsupported function '%s'", key);
         else
             rc = check_fn(c, fn, val, depth + 1);
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
         return rc;
     }
     json_object_foreach((json_t *)v, key, val) {
-        size_t saved = provision__path_key(&c->path, key);
+        size_t saved = template__path_key(&c->path, key);
         rc = check_expr(c, val, false, depth + 1);
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
         if (rc)
             return rc;
     }
@@ -597,8 +597,8 @@ static bool is_natural(const json_t *v)
  * whole value. Back references are refused: they can make matching take
  * exponential time on what a device sends. The pattern is compiled as it is
  * (wrapping it in ^(...)$ would let "a)|(b" escape the anchors);
- * provision__pattern_match checks the span instead. */
-int provision__pattern_compile(const char *pattern, regex_t *out_re)
+ * template__pattern_match checks the span instead. */
+int template__pattern_compile(const char *pattern, regex_t *out_re)
 {
     for (const char *p = pattern; *p; p++)
         if (p[0] == '\\' && p[1] >= '1' && p[1] <= '9')
@@ -608,7 +608,7 @@ int provision__pattern_compile(const char *pattern, regex_t *out_re)
     return regcomp(out_re, pattern, REG_EXTENDED) ? ROOST_EINVAL : 0;
 }
 
-bool provision__pattern_match(const regex_t *re, const char *s)
+bool template__pattern_match(const regex_t *re, const char *s)
 {
     /* POSIX matching is leftmost-longest: if any match spans the whole
      * value, the one reported does. */
@@ -639,7 +639,7 @@ static int check_parameter(struct vctx *c, const char *name, const json_t *decl)
     const json_t *type = json_object_get(decl, "Type");
     if (!json_is_string(type))
         return VFAIL(c, "Type is required (String, Number, List<Number>, CommaDelimitedList)");
-    enum tpl_ptype pt = provision__ptype(json_string_value(type));
+    enum tpl_ptype pt = template__ptype(json_string_value(type));
     if (!pt)
         return VFAIL(c, "unsupported Type '%s' (String, Number, List<Number>, "
                         "CommaDelimitedList, List<String>)",
@@ -654,7 +654,7 @@ static int check_parameter(struct vctx *c, const char *name, const json_t *decl)
     const json_t *pattern = json_object_get(decl, "AllowedPattern");
     if (pattern) {
         regex_t re;
-        if (!json_is_string(pattern) || provision__pattern_compile(json_string_value(pattern), &re))
+        if (!json_is_string(pattern) || template__pattern_compile(json_string_value(pattern), &re))
             return VFAIL(c, "AllowedPattern must be a POSIX extended regular expression "
                             "without back references");
         regfree(&re);
@@ -676,9 +676,9 @@ static int check_section_entries(struct vctx *c, const json_t *section,
     const char *key;
     const json_t *val;
     json_object_foreach((json_t *)section, key, val) {
-        size_t saved = provision__path_key(&c->path, key);
+        size_t saved = template__path_key(&c->path, key);
         int rc = fn(c, key, val);
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
         if (rc)
             return rc;
     }
@@ -692,19 +692,19 @@ static int check_mapping(struct vctx *c, const char *name, const json_t *map)
     const char *k1;
     const json_t *level2;
     json_object_foreach((json_t *)map, k1, level2) {
-        size_t s1 = provision__path_key(&c->path, k1);
+        size_t s1 = template__path_key(&c->path, k1);
         if (!json_is_object(level2))
             return VFAIL(c, "a mapping's first-level value must be an object");
         const char *k2;
         const json_t *val;
         json_object_foreach((json_t *)level2, k2, val) {
             if (!is_scalar(val) && !json_is_boolean(val) && !is_scalar_list(val)) {
-                provision__path_key(&c->path, k2);
+                template__path_key(&c->path, k2);
                 return VFAIL(c, "mapping values must be strings or lists of strings "
                                 "(no functions in Mappings)");
             }
         }
-        provision__path_pop(&c->path, s1);
+        template__path_pop(&c->path, s1);
     }
     ROOST_UNUSED(name);
     return 0;
@@ -719,7 +719,7 @@ static int check_prop(struct vctx *c, const json_t *props, const char *name,
     const json_t *v = json_object_get(props, name);
     if (!v)
         return 0;
-    size_t saved = provision__path_key(&c->path, name);
+    size_t saved = template__path_key(&c->path, name);
     /* Calls first, so a misspelt function is named as such. */
     int rc = check_expr(c, v, false, 1);
     if (rc == 0 && !is_call(v)) {
@@ -750,7 +750,7 @@ static int check_prop(struct vctx *c, const json_t *props, const char *name,
         }
     }
     if (rc == 0)
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
     return rc;
 }
 
@@ -776,7 +776,7 @@ static int check_overrides(struct vctx *c, const json_t *os, enum tpl_res type)
     const char *key;
     const json_t *val;
     json_object_foreach((json_t *)os, key, val) {
-        size_t saved = provision__path_key(&c->path, key);
+        size_t saved = template__path_key(&c->path, key);
         bool mergeable = false, known = false;
         if (type == TPL_RES_THING) {
             mergeable = !strcmp(key, "AttributePayload") || !strcmp(key, "ATTRIBUTE_PAYLOAD") ||
@@ -788,11 +788,11 @@ static int check_overrides(struct vctx *c, const json_t *os, enum tpl_res type)
         enum roost_override o;
         if (!known)
             return VFAIL(c, "no override setting for this property");
-        if (!json_is_string(val) || provision__override_parse(json_string_value(val), &o))
+        if (!json_is_string(val) || template__override_parse(json_string_value(val), &o))
             return VFAIL(c, "must be DO_NOTHING, REPLACE, FAIL or MERGE");
         if (o == ROOST_OVERRIDE_MERGE && !mergeable)
             return VFAIL(c, "MERGE is only for AttributePayload and ThingGroups");
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
     }
     return 0;
 }
@@ -839,9 +839,9 @@ static int check_cert(struct vctx *c, const json_t *props)
     const json_t *status = json_object_get(props, "Status");
     if (json_is_string(status) && strcasecmp(json_string_value(status), "ACTIVE") != 0 &&
         strcasecmp(json_string_value(status), "INACTIVE") != 0) {
-        size_t saved = provision__path_key(&c->path, "Status");
+        size_t saved = template__path_key(&c->path, "Status");
         rc = VFAIL(c, "must be ACTIVE or INACTIVE");
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
         return rc;
     }
     for (size_t i = 0; i < ROOST_ARRAY_LEN(known); i++)
@@ -875,21 +875,21 @@ static int check_resource(struct vctx *c, const char *name, const json_t *res)
     const json_t *type = json_object_get(res, "Type");
     if (!json_is_string(type))
         return VFAIL(c, "Type is required");
-    enum tpl_res rt = provision__res_type(json_string_value(type));
+    enum tpl_res rt = template__res_type(json_string_value(type));
     if (!rt)
         return VFAIL(c, "unsupported resource Type '%s' (AWS::IoT::Thing, "
                         "AWS::IoT::Certificate, AWS::IoT::Policy)",
                      json_string_value(type));
     const json_t *cond = json_object_get(res, "Condition");
     if (cond) {
-        size_t saved = provision__path_key(&c->path, "Condition");
+        size_t saved = template__path_key(&c->path, "Condition");
         rc = check_cond_ref(c, cond, 1);
         if (rc)
             return rc;
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
     }
     const json_t *props = json_object_get(res, "Properties");
-    size_t saved = provision__path_key(&c->path, "Properties");
+    size_t saved = template__path_key(&c->path, "Properties");
     if (!json_is_object(props))
         return VFAIL(c, "an object of properties is required");
     rc = rt == TPL_RES_THING ? check_thing(c, props)
@@ -897,15 +897,15 @@ static int check_resource(struct vctx *c, const char *name, const json_t *res)
                               : check_policy(c, props);
     if (rc)
         return rc;
-    provision__path_pop(&c->path, saved);
+    template__path_pop(&c->path, saved);
     const json_t *os = json_object_get(res, "OverrideSettings");
     if (os) {
-        saved = provision__path_key(&c->path, "OverrideSettings");
+        saved = template__path_key(&c->path, "OverrideSettings");
         if (rt == TPL_RES_POLICY)
             return VFAIL(c, "override settings are not available for policies");
         if ((rc = check_overrides(c, os, rt)))
             return rc;
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
     }
     ROOST_UNUSED(name);
     return 0;
@@ -925,7 +925,7 @@ static int check_condition_entry(struct vctx *c, const char *key, const json_t *
     ROOST_UNUSED(v);
     /* visit_condition sets its own path. */
     struct tpl_path saved = c->path;
-    int rc = visit_condition(c, provision__cond_index(c->t, key), 0);
+    int rc = visit_condition(c, template__cond_index(c->t, key), 0);
     if (rc == 0)
         c->path = saved;
     return rc;
@@ -942,7 +942,7 @@ static int check_sections(struct vctx *c)
     const char *key;
     const json_t *val;
     json_object_foreach(t->root, key, val) {
-        size_t saved = provision__path_key(&c->path, key);
+        size_t saved = template__path_key(&c->path, key);
         bool found = false;
         for (size_t i = 0; i < ROOST_ARRAY_LEN(objects); i++)
             if (strcmp(objects[i], key) == 0) {
@@ -955,7 +955,7 @@ static int check_sections(struct vctx *c)
                 found = true;
         if (!found && strcmp(key, "Metadata") != 0)
             return VFAIL(c, "unknown template section");
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
     }
     t->parameters = json_object_get(t->root, "Parameters");
     t->mappings = json_object_get(t->root, "Mappings");
@@ -970,12 +970,12 @@ static int check_sections(struct vctx *c)
 static int count_resources(struct vctx *c)
 {
     size_t n = json_object_size(c->t->resources);
-    size_t saved = provision__path_key(&c->path, "Resources");
+    size_t saved = template__path_key(&c->path, "Resources");
     int rc = 0;
     if (n > ROOST_TEMPLATE_MAX_RESOURCES)
         rc = VFAIL(c, "%zu resources; a template may declare at most %d", n,
                    ROOST_TEMPLATE_MAX_RESOURCES);
-    provision__path_pop(&c->path, saved);
+    template__path_pop(&c->path, saved);
     return rc;
 }
 
@@ -1012,10 +1012,10 @@ static int validate(struct vctx *c)
     for (size_t i = 0; i < ROOST_ARRAY_LEN(steps) && rc == 0; i++) {
         if (!steps[i].section)
             continue;
-        size_t saved = provision__path_key(&c->path, steps[i].name);
+        size_t saved = template__path_key(&c->path, steps[i].name);
         rc = check_section_entries(c, steps[i].section, steps[i].fn);
         if (rc == 0)
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
     }
     return rc;
 }
@@ -1040,7 +1040,7 @@ int roost_template_parse(const char *body, size_t len, enum roost_template_type 
         err[0] = '\0';
     size_t chars = count_chars(body, len);
     if (chars > ROOST_TEMPLATE_BODY_MAX) {
-        rc = provision__fail(err, errcap, NULL, ROOST_ETOOBIG,
+        rc = template__fail(err, errcap, NULL, ROOST_ETOOBIG,
                              "the template body is %zu characters; the limit is %d", chars,
                              ROOST_TEMPLATE_BODY_MAX);
         goto out;
@@ -1048,7 +1048,7 @@ int roost_template_parse(const char *body, size_t len, enum roost_template_type 
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        rc = provision__fail(err, errcap, NULL, ROOST_EMALFORMED,
+        rc = template__fail(err, errcap, NULL, ROOST_EMALFORMED,
                              "the template body is not valid JSON: %s (line %d, column %d)",
                              jerr.text, jerr.line, jerr.column);
         goto out;
@@ -1057,12 +1057,12 @@ int roost_template_parse(const char *body, size_t len, enum roost_template_type 
     t->root = root;
     t->type = type;
     if (!json_is_object(root)) {
-        rc = provision__fail(err, errcap, NULL, ROOST_EMALFORMED,
+        rc = template__fail(err, errcap, NULL, ROOST_EMALFORMED,
                              "the template body must be a JSON object");
         goto out;
     }
     c.t = t;
-    provision__path_init(&c.path);
+    template__path_init(&c.path);
     rc = validate(&c);
     if (rc)
         goto out;

@@ -4,7 +4,7 @@
  * not a security function; having it here keeps the template engine pure and
  * free of OpenSSL, which the rest of Roost confines to pki/ and net/.
  */
-#include "provision/template_int.h"
+#include "template/template_int.h"
 
 struct sha256 {
     uint32_t h[8];
@@ -72,7 +72,7 @@ static void update(struct sha256 *s, const uint8_t *p, size_t n)
     }
 }
 
-void provision__sha256_hex(const void *p, size_t n, char out[65])
+void template__sha256_hex(const void *p, size_t n, char out[65])
 {
     struct sha256 s = {
         .h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c,

@@ -12,7 +12,7 @@
 #ifndef ROOST_PROVISION_TEMPLATE_INT_H
 #define ROOST_PROVISION_TEMPLATE_INT_H
 
-#include "provision/provision.h"
+#include "template/template.h"
 
 #include <regex.h>
 
@@ -34,7 +34,7 @@ enum tpl_res {
     TPL_RES_CERT,
     TPL_RES_POLICY,
 };
-enum tpl_res provision__res_type(const char *type);
+enum tpl_res template__res_type(const char *type);
 
 /* Intrinsic functions. An object is a call when it has exactly one member
  * named "Ref" or "Fn::..."; anything else is a literal. */
@@ -55,19 +55,19 @@ enum tpl_fn {
 };
 /* Which function `v` calls, its argument in *out_arg. Only for validated
  * templates: an unknown Fn:: name reads as TPL_FN_NONE. */
-enum tpl_fn provision__fn_of(const json_t *v, const json_t **out_arg);
-const char *provision__fn_name(enum tpl_fn fn);
+enum tpl_fn template__fn_of(const json_t *v, const json_t **out_arg);
+const char *template__fn_name(enum tpl_fn fn);
 
 /* Names Ref and Fn::Sub accept without a declaration (the caller supplies them). */
-bool provision__is_pseudo(const char *name);
+bool template__is_pseudo(const char *name);
 #define TPL_NOVALUE "AWS::NoValue"    /* Ref to it removes the property or list item */
 #define TPL_CERT_ID "AWS::IoT::Certificate::Id"
 
 /* Fn::Sub: a `${...}` whose name starts so is an IoT policy variable, left as is. */
-bool provision__is_policy_var(const char *name, size_t n);
+bool template__is_policy_var(const char *name, size_t n);
 
 /* Index of a condition by name, or -1. */
-long provision__cond_index(const struct roost_template *t, const char *name);
+long template__cond_index(const struct roost_template *t, const char *name);
 
 /* Parameter types. */
 enum tpl_ptype {
@@ -76,18 +76,18 @@ enum tpl_ptype {
     TPL_P_LIST_NUMBER,
     TPL_P_LIST_STRING,             /* CommaDelimitedList and List<String> */
 };
-enum tpl_ptype provision__ptype(const char *type);
+enum tpl_ptype template__ptype(const char *type);
 
 /* OverrideSettings: "DO_NOTHING" etc.; ROOST_EINVAL for anything else. */
-int provision__override_parse(const char *s, enum roost_override *out_o);
+int template__override_parse(const char *s, enum roost_override *out_o);
 /* A property's setting under its name or its upper-case alias, or NULL. */
-const json_t *provision__override_get(const json_t *settings, const char *prop,
+const json_t *template__override_get(const json_t *settings, const char *prop,
                                       const char *alias);
 
 /* AllowedPattern as a POSIX ERE; ROOST_EINVAL if it is not one or has back
  * references. Free with regfree. _match: does it match all of `s`? */
-int provision__pattern_compile(const char *pattern, regex_t *out_re);
-bool provision__pattern_match(const regex_t *re, const char *s);
+int template__pattern_compile(const char *pattern, regex_t *out_re);
+bool template__pattern_match(const regex_t *re, const char *s);
 
 /* ==== Error paths ======================================================== */
 
@@ -99,35 +99,35 @@ struct tpl_path {
     size_t len;
 };
 
-static inline void provision__path_init(struct tpl_path *p)
+static inline void template__path_init(struct tpl_path *p)
 {
     p->buf[0] = '\0';
     p->len = 0;
 }
 /* Append ".key" (or "key" at the start) / "[i]"; return what to pop back to. */
-size_t provision__path_key(struct tpl_path *p, const char *key);
-size_t provision__path_index(struct tpl_path *p, size_t i);
-static inline void provision__path_pop(struct tpl_path *p, size_t saved)
+size_t template__path_key(struct tpl_path *p, const char *key);
+size_t template__path_index(struct tpl_path *p, size_t i);
+static inline void template__path_pop(struct tpl_path *p, size_t saved)
 {
     p->len = saved;
     p->buf[saved] = '\0';
 }
 
 /* Writes "path: message" to err (when err is not NULL) and returns rc. */
-int provision__fail(char *err, size_t errcap, const struct tpl_path *p, int rc,
+int template__fail(char *err, size_t errcap, const struct tpl_path *p, int rc,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* ==== Names and values =================================================== */
 
 /* Thing, thing type, thing group and billing group names: [a-zA-Z0-9:_-]{1,128}. */
-bool provision__valid_thing_name(const char *s);
+bool template__valid_thing_name(const char *s);
 /* Policy names: [\w+=,.@-]{1,128}. */
-bool provision__valid_policy_name(const char *s);
+bool template__valid_policy_name(const char *s);
 /* Attribute names [a-zA-Z0-9_.,@/:#-]{1,128}, values [a-zA-Z0-9_.,@/:#=\[\]-]{0,800}. */
-bool provision__valid_attr_name(const char *s);
-bool provision__valid_attr_value(const char *s);
+bool template__valid_attr_name(const char *s);
+bool template__valid_attr_value(const char *s);
 
 /* SHA-256 of `n` bytes as 64 lowercase hex characters and a NUL. */
-void provision__sha256_hex(const void *p, size_t n, char out[65]);
+void template__sha256_hex(const void *p, size_t n, char out[65]);
 
 #endif /* ROOST_PROVISION_TEMPLATE_INT_H */

@@ -1,6 +1,6 @@
 /*
  * test_template.c - unit tests for the provisioning template engine
- * (src/provision/template*.c): AWS's documented JITP, bulk and fleet
+ * (src/template/template*.c): AWS's documented JITP, bulk and fleet
  * templates produce the plans AWS describes; every intrinsic function, alone
  * and nested, with its errors; conditions; parameter types, defaults and
  * constraints; limits; and the wording of validation errors.
@@ -9,8 +9,8 @@
  * readable; the JITP request is AWS's own text, escapes and all.
  */
 #include "roost_test.h"
-#include "provision/provision.h"
-#include "provision/template_int.h"
+#include "template/template.h"
+#include "template/template_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -376,7 +376,7 @@ ROOST_TEST(doc_fleet_example)
               "\"iot:Publish\"],\"Resource\":[\"arn:aws:iot:us-east-1:123456789012:topic/foo/"
               "bar\"]}]}");
     char want[65];
-    provision__sha256_hex(p->policies[0].document, strlen(p->policies[0].document), want);
+    template__sha256_hex(p->policies[0].document, strlen(p->policies[0].document), want);
     CHECK_STR(p->policies[0].name, want);
     CHECK_EQ(json_object_size(p->device_configuration), 2);
     CHECK_STR(json_string_value(json_object_get(p->device_configuration, "FallbackUrl")),
@@ -1326,16 +1326,16 @@ ROOST_TEST(more_value_errors)
 ROOST_TEST(sha256_vectors)
 {
     char hex[65];
-    provision__sha256_hex("", 0, hex);
+    template__sha256_hex("", 0, hex);
     CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    provision__sha256_hex("abc", 3, hex);
+    template__sha256_hex("abc", 3, hex);
     CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-    provision__sha256_hex(two, strlen(two), hex);
+    template__sha256_hex(two, strlen(two), hex);
     CHECK_STR(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
     char *million = malloc(1000000);
     memset(million, 'a', 1000000);
-    provision__sha256_hex(million, 1000000, hex);
+    template__sha256_hex(million, 1000000, hex);
     CHECK_STR(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
     free(million);
     /* Lengths around the padding boundary (55, 56, 63, 64 bytes). */
@@ -1347,7 +1347,7 @@ ROOST_TEST(sha256_vectors)
     char as[64];
     memset(as, 'a', sizeof(as));
     for (size_t i = 0; i < 4; i++) {
-        provision__sha256_hex(as, lens[i], hex);
+        template__sha256_hex(as, lens[i], hex);
         CHECK_STR(hex, want[i]);
     }
 }

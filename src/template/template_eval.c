@@ -12,7 +12,7 @@
  * ROOST_TEMPLATE_EVAL_MAX, so parameters cannot make a small template
  * produce an unbounded amount of text.
  */
-#include "provision/template_int.h"
+#include "template/template_int.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -30,7 +30,7 @@ struct ectx {
     size_t produced;               /* bytes made, against ROOST_TEMPLATE_EVAL_MAX */
 };
 
-#define EFAIL(c, ...) provision__fail((c)->err, (c)->errcap, &(c)->path, ROOST_EPROTO, __VA_ARGS__)
+#define EFAIL(c, ...) template__fail((c)->err, (c)->errcap, &(c)->path, ROOST_EPROTO, __VA_ARGS__)
 
 /* Validation bounds the nesting; this only guards against a validator bug. */
 #define EVAL_DEPTH_GUARD (2 * ROOST_TEMPLATE_MAX_DEPTH + 8)
@@ -42,7 +42,7 @@ static int charge(struct ectx *c, size_t n)
 {
     c->produced += n;
     if (c->produced > ROOST_TEMPLATE_EVAL_MAX)
-        return provision__fail(c->err, c->errcap, &c->path, ROOST_ETOOBIG,
+        return template__fail(c->err, c->errcap, &c->path, ROOST_ETOOBIG,
                                "evaluating the template produces more than %u bytes",
                                ROOST_TEMPLATE_EVAL_MAX);
     return 0;
@@ -122,13 +122,13 @@ static int eval_text(struct ectx *c, const json_t *v, int depth, const char *wha
 /* Argument `i` of `arr`, which must give a list. */
 static int eval_list(struct ectx *c, const json_t *arr, size_t i, int depth, json_t **out)
 {
-    size_t saved = provision__path_index(&c->path, i);
+    size_t saved = template__path_index(&c->path, i);
     json_t *x = NULL;
     int rc = eval(c, json_array_get(arr, i), depth, &x);
     if (rc == 0 && !json_is_array(x))
         rc = EFAIL(c, "expected a list, got %s", x ? kind_of(x) : "no value");
     if (rc == 0) {
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
         *out = x;
         x = NULL;
     }
@@ -142,11 +142,11 @@ static int eval_bool(struct ectx *c, const json_t *v, int depth, bool *out)
 {
     const json_t *name = json_object_size(v) == 1 ? json_object_get(v, "Condition") : NULL;
     if (name) {
-        size_t saved = provision__path_key(&c->path, "Condition");
-        int rc = eval_condition(c, provision__cond_index(c->t, json_string_value(name)),
+        size_t saved = template__path_key(&c->path, "Condition");
+        int rc = eval_condition(c, template__cond_index(c->t, json_string_value(name)),
                                 depth + 1, out);
         if (rc == 0)
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
         return rc;
     }
     json_t *x = NULL;
@@ -174,9 +174,9 @@ static int eval_condition(struct ectx *c, long idx, int depth, bool *out)
     }
     const char *name = c->t->cond_names[idx];
     struct tpl_path outer = c->path;
-    provision__path_init(&c->path);
-    provision__path_key(&c->path, "Conditions");
-    provision__path_key(&c->path, name);
+    template__path_init(&c->path);
+    template__path_key(&c->path, "Conditions");
+    template__path_key(&c->path, name);
     int rc = eval_bool(c, json_object_get(c->t->conditions, name), depth + 1, out);
     if (rc == 0) {
         c->path = outer;
@@ -227,10 +227,10 @@ static int fn_join(struct ectx *c, const json_t *arg, int depth, json_t **out)
         size_t n;
         const char *s = scalar_text(json_array_get(list, i), nb, &n);
         if (!s) {
-            size_t saved = provision__path_index(&c->path, 1);
+            size_t saved = template__path_index(&c->path, 1);
             rc = EFAIL(c, "Fn::Join item %zu is %s, not a string", i,
                        kind_of(json_array_get(list, i)));
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
             break;
         }
         if (i > 0)
@@ -249,7 +249,7 @@ static int fn_select(struct ectx *c, const json_t *arg, int depth, json_t **out)
 {
     json_t *idx = NULL, *list = NULL;
     uint64_t i = 0;
-    size_t saved = provision__path_index(&c->path, 0);
+    size_t saved = template__path_index(&c->path, 0);
     int rc = eval(c, json_array_get(arg, 0), depth, &idx);
     if (rc)
         goto out;
@@ -263,7 +263,7 @@ static int fn_select(struct ectx *c, const json_t *arg, int depth, json_t **out)
         rc = EFAIL(c, "Fn::Select index '%.32s' is not a whole number", s ? s : kind_of(idx));
         goto out;
     }
-    provision__path_pop(&c->path, saved);
+    template__path_pop(&c->path, saved);
     rc = eval_list(c, arg, 1, depth, &list);
     if (rc)
         goto out;
@@ -289,11 +289,11 @@ static int fn_split(struct ectx *c, const json_t *arg, int depth, json_t **out)
     const char *delim = json_string_value(json_array_get(arg, 0));
     size_t dn = strlen(delim);
     json_t *src = NULL;
-    size_t saved = provision__path_index(&c->path, 1);
+    size_t saved = template__path_index(&c->path, 1);
     int rc = eval_text(c, json_array_get(arg, 1), depth, "Fn::Split's source", &src);
     if (rc)
         return rc;
-    provision__path_pop(&c->path, saved);
+    template__path_pop(&c->path, saved);
     json_t *list = json_array();
     const char *s = json_string_value(src);
     const char *end = s + json_string_length(src);
@@ -352,13 +352,13 @@ static int fn_sub(struct ectx *c, const json_t *arg, int depth, json_t **out)
         const json_t *var = vars ? json_object_get(vars, key) : NULL;
         json_t *text = NULL;
         if (var) {
-            size_t s1 = provision__path_index(&c->path, 1);
-            size_t s2 = provision__path_key(&c->path, key);
+            size_t s1 = template__path_index(&c->path, 1);
+            size_t s2 = template__path_key(&c->path, key);
             rc = eval_text(c, var, depth, "the Fn::Sub variable", &text);
             if (rc)
                 break;
-            provision__path_pop(&c->path, s2);
-            provision__path_pop(&c->path, s1);
+            template__path_pop(&c->path, s2);
+            template__path_pop(&c->path, s1);
         } else if (json_object_get(c->values, key)) {
             text = to_string_value(json_object_get(c->values, key));
             if (!text) {
@@ -367,7 +367,7 @@ static int fn_sub(struct ectx *c, const json_t *arg, int depth, json_t **out)
                            key);
                 break;
             }
-        } else if (provision__is_policy_var(key, n)) {
+        } else if (template__is_policy_var(key, n)) {
             if ((rc = append_text(c, &b, open, (size_t)(s - open))))
                 break;
             continue;
@@ -392,10 +392,10 @@ static int fn_findinmap(struct ectx *c, const json_t *arg, int depth, json_t **o
     json_t *k[3] = {NULL, NULL, NULL};
     int rc = 0;
     for (size_t i = 0; i < 3 && rc == 0; i++) {
-        size_t saved = provision__path_index(&c->path, i);
+        size_t saved = template__path_index(&c->path, i);
         rc = eval_text(c, json_array_get(arg, i), depth, "an Fn::FindInMap key", &k[i]);
         if (rc == 0)
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
     }
     if (rc)
         goto out;
@@ -423,10 +423,10 @@ static int fn_equals(struct ectx *c, const json_t *arg, int depth, json_t **out)
     json_t *x[2] = {NULL, NULL};
     int rc = 0;
     for (size_t i = 0; i < 2 && rc == 0; i++) {
-        size_t saved = provision__path_index(&c->path, i);
+        size_t saved = template__path_index(&c->path, i);
         rc = eval(c, json_array_get(arg, i), depth, &x[i]);
         if (rc == 0)
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
     }
     if (rc == 0) {
         /* As CloudFormation: values compare as text, so "1" equals 1. */
@@ -449,11 +449,11 @@ static int fn_logic(struct ectx *c, enum tpl_fn fn, const json_t *arg, int depth
     /* Every operand is evaluated, so a broken one fails whatever the others say. */
     for (size_t i = 0; i < json_array_size(arg); i++) {
         bool b;
-        size_t saved = provision__path_index(&c->path, i);
+        size_t saved = template__path_index(&c->path, i);
         int rc = eval_bool(c, json_array_get(arg, i), depth, &b);
         if (rc)
             return rc;
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
         if (fn == TPL_FN_NOT)
             acc = !b;
         else if (fn == TPL_FN_AND)
@@ -516,16 +516,16 @@ static int eval_fn(struct ectx *c, enum tpl_fn fn, const json_t *arg, int depth,
         return fn_findinmap(c, arg, depth, out);
     case TPL_FN_IF: {
         bool b;
-        size_t saved = provision__path_index(&c->path, 0);
+        size_t saved = template__path_index(&c->path, 0);
         int rc = eval_condition(
-            c, provision__cond_index(c->t, json_string_value(json_array_get(arg, 0))), depth, &b);
+            c, template__cond_index(c->t, json_string_value(json_array_get(arg, 0))), depth, &b);
         if (rc)
             return rc;
-        provision__path_pop(&c->path, saved);
-        saved = provision__path_index(&c->path, b ? 1 : 2);
+        template__path_pop(&c->path, saved);
+        saved = template__path_index(&c->path, b ? 1 : 2);
         rc = eval(c, json_array_get(arg, b ? 1 : 2), depth, out);
         if (rc == 0)
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
         return rc;
     }
     case TPL_FN_EQUALS:
@@ -546,13 +546,13 @@ static int eval(struct ectx *c, const json_t *v, int depth, json_t **out)
     if (depth > EVAL_DEPTH_GUARD)
         return EFAIL(c, "nested too deeply");
     const json_t *arg;
-    enum tpl_fn fn = provision__fn_of(v, &arg);
+    enum tpl_fn fn = template__fn_of(v, &arg);
     int rc = 0;
     if (fn != TPL_FN_NONE) {
-        size_t saved = provision__path_key(&c->path, provision__fn_name(fn));
+        size_t saved = template__path_key(&c->path, template__fn_name(fn));
         rc = eval_fn(c, fn, arg, depth + 1, out);
         if (rc == 0)
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
         return rc;
     }
     if (json_is_object(v)) {
@@ -561,10 +561,10 @@ static int eval(struct ectx *c, const json_t *v, int depth, json_t **out)
         const json_t *val;
         json_object_foreach((json_t *)v, key, val) {
             json_t *x = NULL;
-            size_t saved = provision__path_key(&c->path, key);
+            size_t saved = template__path_key(&c->path, key);
             if ((rc = charge(c, strlen(key))) || (rc = eval(c, val, depth + 1, &x)))
                 break;
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
             if (x)
                 json_object_set_new(o, key, x);
         }
@@ -578,10 +578,10 @@ static int eval(struct ectx *c, const json_t *v, int depth, json_t **out)
         json_t *a = json_array();
         for (size_t i = 0; i < json_array_size(v); i++) {
             json_t *x = NULL;
-            size_t saved = provision__path_index(&c->path, i);
+            size_t saved = template__path_index(&c->path, i);
             if ((rc = eval(c, json_array_get(v, i), depth + 1, &x)))
                 break;
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
             if (x)
                 json_array_append_new(a, x);
         }
@@ -623,7 +623,7 @@ static int normalize_param(struct ectx *c, const char *name, const json_t *v, js
             json_t *s = param_string(json_array_get(v, i));
             if (!s) {
                 json_decref(a);
-                return provision__fail(c->err, c->errcap, NULL, ROOST_EMALFORMED,
+                return template__fail(c->err, c->errcap, NULL, ROOST_EMALFORMED,
                                        "parameter '%s' must be a string or a list of strings",
                                        name);
             }
@@ -634,7 +634,7 @@ static int normalize_param(struct ectx *c, const char *name, const json_t *v, js
     }
     *out = param_string(v);
     if (!*out)
-        return provision__fail(c->err, c->errcap, NULL, ROOST_EMALFORMED,
+        return template__fail(c->err, c->errcap, NULL, ROOST_EMALFORMED,
                                "parameter '%s' must be a string, not %s", name,
                                json_is_string(v) ? "one with a NUL character" : kind_of(v));
     return 0;
@@ -684,8 +684,8 @@ static int check_param_value(struct ectx *c, const char *name, const json_t *dec
     const json_t *pattern = json_object_get(decl, "AllowedPattern");
     if (pattern) {
         regex_t re;
-        ROOST_ASSERT(provision__pattern_compile(json_string_value(pattern), &re) == 0);
-        bool m = provision__pattern_match(&re, s);
+        ROOST_ASSERT(template__pattern_compile(json_string_value(pattern), &re) == 0);
+        bool m = template__pattern_match(&re, s);
         regfree(&re);
         if (!m)
             return EFAIL(c, "parameter '%s' value '%.64s' does not match its AllowedPattern",
@@ -728,7 +728,7 @@ static json_t *split_commas(const char *s)
 
 static int resolve_parameter(struct ectx *c, const char *name, const json_t *decl)
 {
-    enum tpl_ptype pt = provision__ptype(json_string_value(json_object_get(decl, "Type")));
+    enum tpl_ptype pt = template__ptype(json_string_value(json_object_get(decl, "Type")));
     json_t *v = json_incref(json_object_get(c->values, name));
     int rc = 0;
     if (!v && json_object_get(decl, "Default")) {
@@ -770,7 +770,7 @@ static int resolve_parameters(struct ectx *c, const json_t *params)
 {
     int rc = 0;
     if (params && !json_is_object(params))
-        return provision__fail(c->err, c->errcap, NULL, ROOST_EMALFORMED,
+        return template__fail(c->err, c->errcap, NULL, ROOST_EMALFORMED,
                                "the parameters must be a JSON object");
     const char *key;
     const json_t *val;
@@ -782,11 +782,11 @@ static int resolve_parameters(struct ectx *c, const json_t *params)
             json_object_set_new(c->values, key, v);
     }
     json_object_foreach((json_t *)c->t->parameters, key, val) {
-        size_t s1 = provision__path_key(&c->path, "Parameters");
-        provision__path_key(&c->path, key);
+        size_t s1 = template__path_key(&c->path, "Parameters");
+        template__path_key(&c->path, key);
         if ((rc = resolve_parameter(c, key, val)))
             return rc;
-        provision__path_pop(&c->path, s1);
+        template__path_pop(&c->path, s1);
     }
     return 0;
 }
@@ -801,7 +801,7 @@ static int prop_text(struct ectx *c, const json_t *props, const char *name, bool
     const json_t *v = json_object_get(props, name);
     json_t *x = NULL;
     *out = NULL;
-    size_t saved = provision__path_key(&c->path, name);
+    size_t saved = template__path_key(&c->path, name);
     int rc = v ? eval(c, v, 1, &x) : 0;
     if (rc)
         return rc;
@@ -818,7 +818,7 @@ static int prop_text(struct ectx *c, const json_t *props, const char *name, bool
     }
     json_decref(x);
     if (rc == 0)
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
     return rc;
 }
 
@@ -826,10 +826,10 @@ static int thing_name_prop(struct ectx *c, const json_t *props, const char *name
                            bool required, char **out)
 {
     int rc = prop_text(c, props, name, required, out);
-    if (rc == 0 && *out && !provision__valid_thing_name(*out)) {
-        size_t saved = provision__path_key(&c->path, name);
+    if (rc == 0 && *out && !template__valid_thing_name(*out)) {
+        size_t saved = template__path_key(&c->path, name);
         rc = EFAIL(c, "'%.64s' is not a valid name (1 to 128 of a-z A-Z 0-9 : _ -)", *out);
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
     }
     return rc;
 }
@@ -837,10 +837,10 @@ static int thing_name_prop(struct ectx *c, const json_t *props, const char *name
 static enum roost_override override_of(const json_t *res, const char *prop, const char *alias)
 {
     const json_t *os = json_object_get(res, "OverrideSettings");
-    const json_t *v = os ? provision__override_get(os, prop, alias) : NULL;
+    const json_t *v = os ? template__override_get(os, prop, alias) : NULL;
     enum roost_override o = ROOST_OVERRIDE_DO_NOTHING;
     if (v)
-        ROOST_ASSERT(provision__override_parse(json_string_value(v), &o) == 0);
+        ROOST_ASSERT(template__override_parse(json_string_value(v), &o) == 0);
     return o;
 }
 
@@ -851,7 +851,7 @@ static int thing_groups(struct ectx *c, const json_t *props, json_t **out)
     *out = NULL;
     if (!v)
         return 0;
-    size_t saved = provision__path_key(&c->path, "ThingGroups");
+    size_t saved = template__path_key(&c->path, "ThingGroups");
     int rc = eval(c, v, 1, &x);
     if (rc)
         return rc;
@@ -862,8 +862,8 @@ static int thing_groups(struct ectx *c, const json_t *props, json_t **out)
     json_t *groups = x ? json_array() : NULL;
     for (size_t i = 0; x && i < json_array_size(x); i++) {
         json_t *g = to_string_value(json_array_get(x, i));
-        if (!g || !provision__valid_thing_name(json_string_value(g))) {
-            provision__path_index(&c->path, i);
+        if (!g || !template__valid_thing_name(json_string_value(g))) {
+            template__path_index(&c->path, i);
             rc = EFAIL(c, "'%.64s' is not a valid thing group name",
                        g ? json_string_value(g) : kind_of(json_array_get(x, i)));
             json_decref(g);
@@ -873,7 +873,7 @@ static int thing_groups(struct ectx *c, const json_t *props, json_t **out)
         json_array_append_new(groups, g);
     }
     *out = groups;
-    provision__path_pop(&c->path, saved);
+    template__path_pop(&c->path, saved);
 out:
     json_decref(x);
     return rc;
@@ -886,7 +886,7 @@ static int thing_attributes(struct ectx *c, const json_t *props, json_t **out)
     *out = NULL;
     if (!v)
         return 0;
-    size_t saved = provision__path_key(&c->path, "AttributePayload");
+    size_t saved = template__path_key(&c->path, "AttributePayload");
     int rc = eval(c, v, 1, &x);
     if (rc)
         return rc;
@@ -907,12 +907,12 @@ static int thing_attributes(struct ectx *c, const json_t *props, json_t **out)
     const json_t *val;
     json_object_foreach((json_t *)attrs, key, val) {
         json_t *s = to_string_value(val);
-        provision__path_key(&c->path, key);
-        if (!provision__valid_attr_name(key))
+        template__path_key(&c->path, key);
+        if (!template__valid_attr_name(key))
             rc = EFAIL(c, "not a valid attribute name (1 to 128 of a-z A-Z 0-9 _ . , @ / : # -)");
         else if (!s)
             rc = EFAIL(c, "attribute values must be strings, not %s", kind_of(val));
-        else if (!provision__valid_attr_value(json_string_value(s)))
+        else if (!template__valid_attr_value(json_string_value(s)))
             rc = EFAIL(c, "'%.64s' is not a valid attribute value (up to 800 of a-z A-Z 0-9 "
                           "_ . , @ / : # = [ ] -)",
                        json_string_value(s));
@@ -921,11 +921,11 @@ static int thing_attributes(struct ectx *c, const json_t *props, json_t **out)
             json_decref(result);
             goto out;
         }
-        provision__path_pop(&c->path, base);
+        template__path_pop(&c->path, base);
         json_object_set_new(result, key, s);
     }
     *out = result;
-    provision__path_pop(&c->path, saved);
+    template__path_pop(&c->path, saved);
 out:
     json_decref(x);
     return rc;
@@ -1007,19 +1007,19 @@ static int build_cert(struct ectx *c, const char *logical, const json_t *res,
         goto out;
     cert->active = !status || strcasecmp(status, "ACTIVE") == 0;
     if (status && !cert->active && strcasecmp(status, "INACTIVE") != 0) {
-        size_t saved = provision__path_key(&c->path, "Status");
+        size_t saved = template__path_key(&c->path, "Status");
         rc = EFAIL(c, "must be ACTIVE or INACTIVE, not '%.32s'", status);
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
         goto out;
     }
     if (c->t->type != ROOST_TEMPLATE_REGISTER) {
         const json_t *id = json_object_get(c->values, TPL_CERT_ID);
         if (json_is_string(id) && strcmp(json_string_value(id), cert->value) != 0) {
-            size_t saved = provision__path_key(&c->path, prop);
+            size_t saved = template__path_key(&c->path, prop);
             rc = EFAIL(c,
                        "'%.64s' is not the certificate being provisioned (use {\"Ref\": \"%s\"})",
                        cert->value, TPL_CERT_ID);
-            provision__path_pop(&c->path, saved);
+            template__path_pop(&c->path, saved);
             goto out;
         }
     }
@@ -1046,7 +1046,7 @@ static int policy_document(struct ectx *c, const json_t *props, char **out)
     *out = NULL;
     if (!v)
         return 0;
-    size_t saved = provision__path_key(&c->path, "PolicyDocument");
+    size_t saved = template__path_key(&c->path, "PolicyDocument");
     int rc = eval(c, v, 1, &x);
     if (rc)
         return rc;
@@ -1073,7 +1073,7 @@ static int policy_document(struct ectx *c, const json_t *props, char **out)
     }
     json_decref(x);
     if (rc == 0)
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
     return rc;
 }
 
@@ -1085,11 +1085,11 @@ static int build_policy(struct ectx *c, const char *logical, const json_t *res,
     int rc = prop_text(c, props, "PolicyName", false, &p->name);
     if (rc)
         return rc;
-    if (p->name && !provision__valid_policy_name(p->name)) {
-        size_t saved = provision__path_key(&c->path, "PolicyName");
+    if (p->name && !template__valid_policy_name(p->name)) {
+        size_t saved = template__path_key(&c->path, "PolicyName");
         rc = EFAIL(c, "'%.64s' is not a valid policy name (1 to 128 of a-z A-Z 0-9 _ + = , . @ -)",
                    p->name);
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
         return rc;
     }
     if ((rc = policy_document(c, props, &p->document)))
@@ -1098,7 +1098,7 @@ static int build_policy(struct ectx *c, const char *logical, const json_t *res,
         return EFAIL(c, "Neither PolicyName nor PolicyDocument is present");
     if (!p->name) {
         p->name = roost_xmalloc(65);
-        provision__sha256_hex(p->document, strlen(p->document), p->name);
+        template__sha256_hex(p->document, strlen(p->document), p->name);
         p->name_generated = true;
     }
     return 0;
@@ -1108,11 +1108,11 @@ static int device_configuration(struct ectx *c, json_t *out)
 {
     const char *key;
     const json_t *val;
-    size_t s0 = provision__path_key(&c->path, "DeviceConfiguration");
+    size_t s0 = template__path_key(&c->path, "DeviceConfiguration");
     size_t base = c->path.len;
     json_object_foreach((json_t *)c->t->device_config, key, val) {
         json_t *x = NULL;
-        provision__path_key(&c->path, key);
+        template__path_key(&c->path, key);
         int rc = eval(c, val, 1, &x);
         if (rc)
             return rc;
@@ -1127,9 +1127,9 @@ static int device_configuration(struct ectx *c, json_t *out)
             json_object_set_new(out, key, s);
             json_decref(x);
         }
-        provision__path_pop(&c->path, base);
+        template__path_pop(&c->path, base);
     }
-    provision__path_pop(&c->path, s0);
+    template__path_pop(&c->path, s0);
     return 0;
 }
 
@@ -1139,17 +1139,17 @@ static int build_resource(struct ectx *c, const char *logical, const json_t *res
     const json_t *cond = json_object_get(res, "Condition");
     if (cond) {
         bool on;
-        size_t saved = provision__path_key(&c->path, "Condition");
-        int rc = eval_condition(c, provision__cond_index(c->t, json_string_value(cond)), 1, &on);
+        size_t saved = template__path_key(&c->path, "Condition");
+        int rc = eval_condition(c, template__cond_index(c->t, json_string_value(cond)), 1, &on);
         if (rc)
             return rc;
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
         if (!on)
             return 0;
     }
-    size_t saved = provision__path_key(&c->path, "Properties");
+    size_t saved = template__path_key(&c->path, "Properties");
     int rc = 0;
-    switch (provision__res_type(json_string_value(json_object_get(res, "Type")))) {
+    switch (template__res_type(json_string_value(json_object_get(res, "Type")))) {
     case TPL_RES_THING:
         if (plan->thing)
             return EFAIL(c, "a second AWS::IoT::Thing applies (besides '%s'); a template "
@@ -1173,7 +1173,7 @@ static int build_resource(struct ectx *c, const char *logical, const json_t *res
         break;
     }
     if (rc == 0)
-        provision__path_pop(&c->path, saved);
+        template__path_pop(&c->path, saved);
     return rc;
 }
 
@@ -1186,7 +1186,7 @@ int roost_template_apply(const struct roost_template *t, const json_t *params,
     *out_plan = NULL;
     if (err && errcap)
         err[0] = '\0';
-    provision__path_init(&c.path);
+    template__path_init(&c.path);
     c.values = json_object();
     c.cond = roost_xmalloc(t->n_conditions ? t->n_conditions : 1);
     memset(c.cond, -1, t->n_conditions);
@@ -1196,11 +1196,11 @@ int roost_template_apply(const struct roost_template *t, const json_t *params,
     const char *key;
     const json_t *res;
     json_object_foreach((json_t *)t->resources, key, res) {
-        size_t s1 = provision__path_key(&c.path, "Resources");
-        provision__path_key(&c.path, key);
+        size_t s1 = template__path_key(&c.path, "Resources");
+        template__path_key(&c.path, key);
         if ((rc = build_resource(&c, key, res, plan)))
             goto out;
-        provision__path_pop(&c.path, s1);
+        template__path_pop(&c.path, s1);
     }
     if (t->device_config && (rc = device_configuration(&c, plan->device_configuration)))
         goto out;

@@ -1,16 +1,16 @@
 /*
- * fuzz_provision_template.c - libFuzzer target for the provisioning template
- * engine (src/provision/template*.c). The input is a template body, then
+ * fuzz_template_parse.c - libFuzzer target for the provisioning template
+ * engine (src/template/template*.c). The input is a template body, then
  * optionally a NUL byte and the request's parameters as JSON. The body is
  * parsed as each template type and, when it parses, applied. Beyond "never
- * crash, never leak", it checks the contract of provision.h:
+ * crash, never leak", it checks the contract of template.h:
  *  - a failure leaves the out pointer NULL and says why in `err`;
  *  - a plan holds what it promises: names that obey AWS's rules, a
  *    certificate value, policies with a name and a document that is a JSON
  *    object (or none), a flat DeviceConfiguration of strings;
  *  - evaluation is deterministic: applying twice gives the same plan.
  */
-#include "provision/provision.h"
+#include "template/template.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_ASSERT(cond)                                                                          \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_provision_template: %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
+            fprintf(stderr, "fuzz_template_parse: %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
             abort();                                                                               \
         }                                                                                          \
     } while (0)

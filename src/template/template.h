@@ -1,7 +1,8 @@
 /*
- * provision.h - what the provisioning subsystem offers: AWS IoT provisioning
- * templates (JITP from a registered CA, fleet provisioning by claim,
- * RegisterThing), and later the JITP and fleet-provisioning services.
+ * template.h - the provisioning template engine: AWS IoT provisioning
+ * templates as JITP (a registered CA's registrationConfig), fleet
+ * provisioning by claim and RegisterThing use them. The registry applies the
+ * plans it produces; src/provision runs the JITP and fleet-provisioning flows.
  *
  * The template engine is pure: no I/O, no store, no clock. A template body
  * is parsed and validated once (roost_template_parse), which catches every
@@ -12,8 +13,8 @@
  * AWS default filled in, which the caller applies in one store transaction.
  * docs/internals/PROVISIONING.md describes the language and Roost's choices.
  */
-#ifndef ROOST_PROVISION_H
-#define ROOST_PROVISION_H
+#ifndef ROOST_TEMPLATE_H
+#define ROOST_TEMPLATE_H
 
 #include "common/common.h"
 
@@ -134,4 +135,4 @@ int roost_template_apply(const struct roost_template *t, const json_t *params,
                          struct roost_template_plan **out_plan, char *err, size_t errcap);
 void roost_template_plan_free(struct roost_template_plan *plan);
 
-#endif /* ROOST_PROVISION_H */
+#endif /* ROOST_TEMPLATE_H */
