@@ -318,6 +318,15 @@ int roost_broker_add_service(struct roost_broker *b, const char *prefix, roost_b
     return 0;
 }
 
+int roost_broker_add_private_service(struct roost_broker *b, const char *prefix,
+                                     roost_broker_service_fn fn, void *ud)
+{
+    int rc = roost_broker_add_service(b, prefix, fn, ud);
+    if (!rc)
+        b->services[b->n_services - 1].consume = true;
+    return rc;
+}
+
 struct server_publish {
     struct roost_msg *msg;
     struct shard *sh;
@@ -362,6 +371,21 @@ void roost_broker_publish_ordered(struct roost_broker *b, const char *topic, con
     /* One key, one loop: posts to a loop run in order, and so do that
      * loop's deliveries to any other loop. */
     sp->sh = b->shards[order_key % b->n_shards];
+    roost_loop_post(sp->sh->loop, server_publish_on_loop, sp);
+}
+
+void roost_broker_publish_to(struct roost_broker *b, uint64_t session_uid, const char *topic,
+                             const void *payload, size_t payload_len, uint8_t qos)
+{
+    if (atomic_load(&b->shutting_down) || !session_uid)
+        return;
+    struct server_publish *sp = roost_xmalloc(sizeof(*sp));
+    sp->msg = broker__msg_create(topic, strlen(topic), payload, payload_len, NULL, 0,
+                                 qos > 1 ? 1 : qos, false);
+    sp->msg->only_to = session_uid;
+    /* Every loop has the whole subscription tree; the answer goes through
+     * the usual route and the filter in on_match keeps the one session. */
+    sp->sh = b->shards[session_uid % b->n_shards];
     roost_loop_post(sp->sh->loop, server_publish_on_loop, sp);
 }
 

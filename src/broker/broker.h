@@ -67,6 +67,7 @@ struct roost_broker_request {
     uint8_t qos;
     const char *client_id;        /* the publishing client */
     const char *cert_id;          /* its certificate id, or NULL (plain listener) */
+    uint64_t session_uid;         /* its session, for roost_broker_publish_to */
 };
 
 /* Called on the publisher's loop for every PUBLISH whose topic starts with
@@ -80,6 +81,13 @@ typedef void (*roost_broker_service_fn)(void *ud, const struct roost_broker_requ
 int roost_broker_add_service(struct roost_broker *b, const char *prefix, roost_broker_service_fn fn,
                              void *ud);
 
+/* The same for requests that must reach the service alone: the PUBLISH is
+ * acknowledged but not routed to subscribers (fleet provisioning's requests
+ * carry ownership tokens and CSRs that other devices of the fleet, which
+ * share the claim's policy, must not see). */
+int roost_broker_add_private_service(struct roost_broker *b, const char *prefix,
+                                     roost_broker_service_fn fn, void *ud);
+
 /* Publishes a message as the server (services' answers, events). Thread-safe:
  * may be called from any thread, including the store's writer; the message
  * is routed on a loop soon after. QoS 0 or 1; retain as given. Dropped once
@@ -91,6 +99,14 @@ void roost_broker_publish(struct roost_broker *b, const char *topic, const void 
  * (roost_broker_publish may spread them over loops). */
 void roost_broker_publish_ordered(struct roost_broker *b, const char *topic, const void *payload,
                                   size_t payload_len, uint8_t qos, bool retain, uint64_t order_key);
+
+/* The same, delivered only to the session `session_uid` (a service's
+ * roost_broker_request.session_uid) if it has a matching subscription: for
+ * answers that must reach the requester alone, like fleet provisioning's
+ * private keys on a topic every device of a fleet subscribes to. A session
+ * that is gone (or was taken over) gets nothing. */
+void roost_broker_publish_to(struct roost_broker *b, uint64_t session_uid, const char *topic,
+                             const void *payload, size_t payload_len, uint8_t qos);
 
 /* ==== Authorization ======================================================== */
 

@@ -24,6 +24,8 @@ struct roost_msg {
     struct roost_ref ref;
     uint64_t id;              /* store id, 0 when not persisted */
     uint64_t origin;          /* uid of the publishing session (no-local), 0 none */
+    uint64_t only_to;         /* uid of the one session it is for (a service's private
+                                 answer), 0 = every matching subscriber */
     uint64_t expiry_at_ms;    /* wall clock, 0 = never */
     uint64_t created_ms;      /* wall clock when published (retained lastModifiedTime) */
     uint32_t payload_len;
@@ -260,6 +262,7 @@ struct roost_broker {
         size_t prefix_len;
         roost_broker_service_fn fn;
         void *ud;
+        bool consume;             /* not routed to subscribers */
     } services[8];
     size_t n_services;
     atomic_uint next_publish_shard; /* spreads server publishes over loops */

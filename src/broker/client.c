@@ -499,6 +499,7 @@ static int handle_publish(struct client *c, struct roost_mqtt_publish *p)
     m->expiry_at_ms = expiry_at;
     m->origin = s->uid;
 
+    bool consumed = false;
     for (size_t i = 0; i < b->n_services; i++) {
         if (topic.n >= b->services[i].prefix_len &&
             memcmp(topic.p, b->services[i].prefix, b->services[i].prefix_len) == 0) {
@@ -506,14 +507,15 @@ static int handle_publish(struct client *c, struct roost_mqtt_publish *p)
             struct roost_broker_request req = {
                 .topic = m->topic, .topic_len = m->topic_len, .payload = m->payload,
                 .payload_len = m->payload_len, .qos = p->qos, .client_id = s->client_id,
-                .cert_id = peer->has_cert ? peer->cert_id : NULL};
+                .cert_id = peer->has_cert ? peer->cert_id : NULL, .session_uid = s->uid};
             b->services[i].fn(b->services[i].ud, &req);
+            consumed |= b->services[i].consume;
         }
     }
     uint8_t ack_type = p->qos == 2 ? ROOST_MQTT_PUBREC : ROOST_MQTT_PUBACK;
     struct session *congested = NULL;
-    bool deferred = broker__route(c->shard, m, c->uid, p->qos ? p->packet_id : 0, ack_type,
-                                  &congested);
+    bool deferred = !consumed && broker__route(c->shard, m, c->uid, p->qos ? p->packet_id : 0,
+                                               ack_type, &congested);
     broker__msg_unref(&m);
     if (p->qos == 1) {
         c->inbound_unacked++;

@@ -12,6 +12,7 @@ struct roost_msg *broker__msg_create(const char *topic, size_t topic_len, const 
     roost_ref_init(&m->ref);
     m->id = 0;
     m->origin = 0;
+    m->only_to = 0;
     m->expiry_at_ms = 0;
     m->created_ms = roost_wall_ms();
     m->topic_len = (uint16_t)topic_len;

@@ -45,6 +45,8 @@ static void on_match(struct match_sink *sink, const struct sub_entry *e, bool sh
         return;
     if (e->opts.no_local && msg->origin && msg->origin == s->uid)
         return;
+    if (msg->only_to && msg->only_to != s->uid)
+        return;
     uint8_t qos = msg->qos < e->opts.qos ? msg->qos : e->opts.qos;
     bool retain_flag = e->opts.retain_as_published ? msg->retain : false;
     bool stored = false;
