@@ -6,9 +6,9 @@ set -eu
 
 PKGS="build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
 libssl-dev libsqlite3-dev libuv1-dev libjansson-dev libcurl4-openssl-dev
-libwslay-dev libhttp-parser-dev libmosquitto-dev
+libwslay-dev libhttp-parser-dev libmosquitto-dev libcbor-dev
 openssl sqlite3 mosquitto mosquitto-clients curl procps
-python3 python3-paho-mqtt python3-boto3 awscli"
+python3 python3-paho-mqtt python3-boto3 python3-cbor2 python3-cryptography awscli"
 
 missing=""
 for p in $PKGS; do
