@@ -16,6 +16,7 @@
 #ifndef ROOST_API_H
 #define ROOST_API_H
 
+#include "authz/authz.h"
 #include "common/common.h"
 
 /* ==== HTTP/1.1 requests (http_parse.c) =================================== */
@@ -304,6 +305,8 @@ struct roost_api_dp_call {
     /* ---- input ---- */
     const struct roost_api_config *cfg; /* shadow, broker, store */
     const char *request_id;
+    const char *device_cert_id;         /* an mTLS device's certificate (checked against its
+                                           policies before the call runs), or NULL (SigV4) */
     /* Runs once, on the store's writer thread, when a call that
      * roost_api_dataplane_start left pending (ROOST_EAGAIN) has its answer. */
     void (*finish)(struct roost_api_dp_call *c);
@@ -332,6 +335,8 @@ void roost_api_dataplane_cleanup(struct roost_api_dp_call *c);
 
 /* ---- The server (server.c) ---------------------------------------------- */
 
+struct roost_store_txn;
+
 struct roost_api_config {
     struct roost_registry *registry;      /* operations run against it */
     struct roost_store *store;            /* the registry's store: one TXN op per call */
@@ -351,6 +356,17 @@ struct roost_api_config {
      * the broker. Optional: without them those operations answer 404. */
     struct roost_shadow_service *shadow;
     struct roost_broker *broker;
+    /* Devices on the data plane: a request without SigV4 on a connection
+     * whose client certificate was verified (mTLS, as AWS serves devices on
+     * port 8443 or with ALPN x-amzn-http-ca) is the certificate's. This
+     * says whether its policies allow `action` on the resource (`type`,
+     * `name` as for roost_authz_check); it runs on the store's writer
+     * thread inside a transaction, so it sees the registry as committed.
+     * NULL: device requests are refused (403). */
+    bool (*authorize_device)(void *ud, struct roost_store_txn *txn, const char *cert_id,
+                             enum roost_authz_action action, enum roost_authz_rtype type,
+                             const char *name);
+    void *authorize_ud;
     size_t max_body;                      /* request body limit; 0 = 1 MiB */
     int64_t max_skew;                     /* SigV4 clock skew, seconds; 0 = 900 */
 };

@@ -17,6 +17,7 @@
  */
 #include "api/api.h"
 #include "broker/broker.h"
+#include "mqtt/mqtt.h"
 #include "shadow/shadow.h"
 #include "store/store.h"
 
@@ -252,9 +253,131 @@ static bool param_bool(const struct roost_http_param *p, bool *out)
     return true;
 }
 
-static int publish(struct roost_api_dp_call *c, struct roost_str topic,
-                   const struct roost_http_param *q, size_t nq, struct roost_str body)
+/* Standard base64 into the arena; false when `s` is not base64. */
+static bool base64_decode(struct roost_str s, struct roost_arena *a, struct roost_str *out)
 {
+    if (s.n % 4)
+        return false;
+    unsigned char *buf = roost_arena_alloc(a, s.n / 4 * 3 + 1);
+    int n = s.n ? EVP_DecodeBlock(buf, (const unsigned char *)s.p, (int)s.n) : 0;
+    if (n < 0)
+        return false;
+    /* EVP_DecodeBlock counts the padding's zero bytes */
+    for (size_t i = s.n; i > 0 && s.p[i - 1] == '='; i--)
+        n--;
+    *out = (struct roost_str){(const char *)buf, (size_t)n};
+    return true;
+}
+
+static bool utf8_text(struct roost_str s)
+{
+    json_t *j = json_stringn(s.p, s.n); /* NULL when not UTF-8 */
+    json_decref(j);
+    return j != NULL;
+}
+
+/* Publish's MQTT 5 properties: headers x-amz-mqtt5-user-properties (base64
+ * of a JSON array of one-member objects, as botocore sends a JSON value),
+ * x-amz-mqtt5-payload-format-indicator (UNSPECIFIED_BYTES | UTF8_DATA),
+ * x-amz-mqtt5-correlation-data (base64), and query parameters contentType,
+ * responseTopic and messageExpiry (seconds). */
+static int publish_props(struct roost_api_dp_call *c, const struct roost_http_request *req,
+                         const struct roost_http_param *q, size_t nq, struct roost_arena *a,
+                         struct roost_mqtt_props *props)
+{
+    memset(props, 0, sizeof(*props));
+    const struct roost_str *h = roost_http_header(req, "x-amz-mqtt5-payload-format-indicator");
+    if (h) {
+        if (roost_str_eq_c(*h, "UTF8_DATA"))
+            props->payload_format = 1;
+        else if (!roost_str_eq_c(*h, "UNSPECIFIED_BYTES"))
+            return dp_fail(c, 400, "InvalidRequestException",
+                           "payloadFormatIndicator must be UNSPECIFIED_BYTES or UTF8_DATA");
+        roost_mqtt_prop_set(props, ROOST_PROP_PAYLOAD_FORMAT);
+        if (props->payload_format == 1 && !utf8_text(req->body))
+            return dp_fail(c, 400, "InvalidRequestException",
+                           "The payload is not UTF-8 but payloadFormatIndicator is UTF8_DATA");
+    }
+    h = roost_http_header(req, "x-amz-mqtt5-correlation-data");
+    if (h) {
+        if (!base64_decode(*h, a, &props->correlation_data) ||
+            props->correlation_data.n > UINT16_MAX)
+            return dp_fail(c, 400, "InvalidRequestException",
+                           "correlationData must be base64-encoded binary data");
+        roost_mqtt_prop_set(props, ROOST_PROP_CORRELATION_DATA);
+    }
+    const struct roost_http_param *p = roost_http_param_find(q, nq, "contentType");
+    if (p) {
+        if (!utf8_text(p->value) || p->value.n > UINT16_MAX)
+            return dp_fail(c, 400, "InvalidRequestException", "Invalid contentType");
+        props->content_type = p->value;
+        roost_mqtt_prop_set(props, ROOST_PROP_CONTENT_TYPE);
+    }
+    p = roost_http_param_find(q, nq, "responseTopic");
+    if (p) {
+        if (!topic_ok(p->value))
+            return dp_fail(c, 400, "InvalidRequestException", "Invalid responseTopic");
+        props->response_topic = p->value;
+        roost_mqtt_prop_set(props, ROOST_PROP_RESPONSE_TOPIC);
+    }
+    p = roost_http_param_find(q, nq, "messageExpiry");
+    if (p) {
+        uint64_t secs = 0;
+        if (roost_parse_u64(p->value.p, 0, UINT32_MAX, &secs))
+            return dp_fail(c, 400, "InvalidRequestException",
+                           "messageExpiry must be a number of seconds");
+        props->message_expiry = (uint32_t)secs;
+        roost_mqtt_prop_set(props, ROOST_PROP_MESSAGE_EXPIRY);
+    }
+    h = roost_http_header(req, "x-amz-mqtt5-user-properties");
+    if (h) {
+        struct roost_str text;
+        json_t *arr = NULL;
+        if (base64_decode(*h, a, &text))
+            arr = json_loadb(text.p, text.n, JSON_DECODE_ANY, NULL);
+        if (json_is_string(arr)) {
+            /* boto3 given the documented "JSON string" encodes it once more */
+            json_t *inner = json_loadb(json_string_value(arr), json_string_length(arr), 0, NULL);
+            json_decref(arr);
+            arr = inner;
+        }
+        size_t n = json_array_size(arr);
+        bool ok = json_is_array(arr) && n > 0 && n <= 64;
+        struct roost_mqtt_user_prop *up = ok ? roost_arena_alloc(a, n * sizeof(*up)) : NULL;
+        for (size_t i = 0; ok && i < n; i++) {
+            json_t *o = json_array_get(arr, i);
+            const char *k = NULL;
+            json_t *v = NULL;
+            ok = json_is_object(o) && json_object_size(o) == 1;
+            if (ok) {
+                void *it = json_object_iter(o);
+                k = json_object_iter_key(it);
+                v = json_object_iter_value(it);
+                ok = json_is_string(v);
+            }
+            if (ok) {
+                up[i].key = (struct roost_str){roost_arena_strndup(a, k, strlen(k)), strlen(k)};
+                up[i].value = (struct roost_str){
+                    roost_arena_strndup(a, json_string_value(v), json_string_length(v)),
+                    json_string_length(v)};
+            }
+        }
+        json_decref(arr);
+        if (!ok)
+            return dp_fail(c, 400, "InvalidRequestException",
+                           "userProperties must be a base64-encoded JSON array of objects "
+                           "with one string member each");
+        props->user = up;
+        props->n_user = n;
+    }
+    return 0;
+}
+
+static int publish(struct roost_api_dp_call *c, struct roost_str topic,
+                   const struct roost_http_param *q, size_t nq,
+                   const struct roost_http_request *req, struct roost_arena *scratch)
+{
+    struct roost_str body = req->body;
     c->op = "Publish";
     if (!c->cfg->broker)
         return dp_fail(c, 404, "ResourceNotFoundException", "Not Found");
@@ -278,13 +401,20 @@ static int publish(struct roost_api_dp_call *c, struct roost_str topic,
     if (retain && topic.p[0] == '$')
         return dp_fail(c, 400, "InvalidRequestException",
                        "Retained messages are not allowed on reserved topics");
+    struct roost_mqtt_props props;
+    if (publish_props(c, req, q, nq, scratch, &props))
+        return ROOST_EINVAL;
     char *t = roost_xstrndup(topic.p, topic.n);
     /* A shadow request reaches the service as over MQTT (answers on
      * /accepted or /rejected), and subscribers, as over MQTT. */
     if (shadow_req && c->cfg->shadow)
         roost_shadow_service_request(c->cfg->shadow, st.thing, st.name, st.op, body.p, body.n,
                                      NULL, NULL);
-    roost_broker_publish(c->cfg->broker, t, body.p, body.n, (uint8_t)qos, retain);
+    if (props.present || props.n_user)
+        roost_broker_publish_props(c->cfg->broker, t, body.p, body.n, (uint8_t)qos, retain,
+                                   &props);
+    else
+        roost_broker_publish(c->cfg->broker, t, body.p, body.n, (uint8_t)qos, retain);
     roost_free(t);
     json_t *o = json_object();
     json_object_set_new(o, "message", json_string("OK"));
@@ -415,9 +545,241 @@ static bool match_shadow_path(struct roost_str path, struct roost_str *out_thing
     return memchr(out_thing->p, '/', out_thing->n) == NULL;
 }
 
+/* ==== Devices (mTLS) ======================================================== */
+
+/* The action and resource a data-plane request needs from a device's
+ * policies (AWS's "action resources" table): the shadow actions on
+ * thing/<thing>[/<shadow>], Publish (and RetainPublish) and
+ * GetRetainedMessage on topic/<topic>, ListRetainedMessages on "*". Returns
+ * false for a request that does not route: it is answered with its error
+ * without asking the policies. */
+struct dp_target {
+    enum roost_authz_action action;
+    bool retain;                       /* Publish with retain=true: RetainPublish too */
+    enum roost_authz_rtype type;
+    char *name;                        /* in the scratch arena */
+};
+
+static bool device_target(const struct roost_http_request *req, struct roost_arena *scratch,
+                          struct dp_target *t)
+{
+    struct roost_http_param *q = NULL;
+    size_t nq = 0;
+    struct roost_str m = req->method, path = req->path, enc, dec;
+    bool get = roost_str_eq_c(m, "GET") || roost_str_eq_c(m, "HEAD");
+    memset(t, 0, sizeof(*t));
+    if (roost_http_query_parse(req->query, scratch, &q, &nq))
+        return false;
+    if (match_shadow_path(path, &enc)) {
+        if (roost_http_pct_decode(enc, scratch, &dec))
+            return false;
+        const struct roost_http_param *sn = roost_http_param_find(q, nq, "name");
+        if (get)
+            t->action = ROOST_AUTHZ_GET_THING_SHADOW;
+        else if (roost_str_eq_c(m, "POST"))
+            t->action = ROOST_AUTHZ_UPDATE_THING_SHADOW;
+        else if (roost_str_eq_c(m, "DELETE"))
+            t->action = ROOST_AUTHZ_DELETE_THING_SHADOW;
+        else
+            return false;
+        t->type = ROOST_AUTHZ_RES_THING;
+        size_t n = dec.n + 2 + (sn ? sn->value.n : 0);
+        t->name = roost_arena_alloc(scratch, n);
+        snprintf(t->name, n, "%.*s%s%.*s", (int)dec.n, dec.p, sn ? "/" : "",
+                 sn ? (int)sn->value.n : 0, sn ? sn->value.p : "");
+        return true;
+    }
+    static const char list_pre[] = "/api/things/shadow/ListNamedShadowsForThing/";
+    if (has_prefix(path, list_pre) && get && !rest_of(path, list_pre, scratch, &dec)) {
+        t->action = ROOST_AUTHZ_LIST_NAMED_SHADOWS;
+        t->type = ROOST_AUTHZ_RES_THING;
+        t->name = roost_arena_strndup(scratch, dec.p, dec.n);
+        return true;
+    }
+    if (has_prefix(path, "/topics/") && roost_str_eq_c(m, "POST") &&
+        !rest_of(path, "/topics/", scratch, &dec)) {
+        t->action = ROOST_AUTHZ_PUBLISH;
+        t->type = ROOST_AUTHZ_RES_TOPIC;
+        t->name = roost_arena_strndup(scratch, dec.p, dec.n);
+        const struct roost_http_param *r = roost_http_param_find(q, nq, "retain");
+        t->retain = r && roost_str_eq_c(r->value, "true");
+        return true;
+    }
+    if (roost_str_eq_c(path, "/retainedMessage") && get) {
+        t->action = ROOST_AUTHZ_LIST_RETAINED_MESSAGES;
+        t->type = ROOST_AUTHZ_RES_RAW;
+        t->name = roost_arena_strndup(scratch, "*", 1);
+        return true;
+    }
+    if (has_prefix(path, "/retainedMessage/") && get &&
+        !rest_of(path, "/retainedMessage/", scratch, &dec)) {
+        t->action = ROOST_AUTHZ_GET_RETAINED_MESSAGE;
+        t->type = ROOST_AUTHZ_RES_TOPIC;
+        t->name = roost_arena_strndup(scratch, dec.p, dec.n);
+        return true;
+    }
+    return false;
+}
+
+/* A device's request waits for its policies: the parts of the request the
+ * call reads, copied (the connection's buffers move on), and an inner call
+ * that runs it once allowed. */
+struct dp_device {
+    struct roost_api_dp_call *outer;
+    struct roost_api_dp_call inner;
+    struct dp_target target;
+    char cert_id[65];
+    char *method, *path, *query, *body;
+    size_t method_len, path_len, query_len, body_len;
+    bool allowed;
+    char name[512];                    /* the target's name, owned */
+};
+
+static void dp_device_free(struct dp_device *d)
+{
+    roost_api_dataplane_cleanup(&d->inner);
+    roost_free(d->method);
+    roost_free(d->path);
+    roost_free(d->query);
+    roost_free(d->body);
+    roost_free(d);
+}
+
+/* The inner call's answer becomes the device's. */
+static void dp_device_answer(struct dp_device *d)
+{
+    struct roost_api_dp_call *c = d->outer;
+    c->op = d->inner.op;
+    c->status = d->inner.status;
+    c->error_code = d->inner.error_code;
+    memcpy(c->error_message, d->inner.error_message, sizeof(c->error_message));
+    struct roost_buf tmp = c->body;
+    c->body = d->inner.body;
+    d->inner.body = tmp;
+    dp_device_free(d);
+    dp_complete(c);
+}
+
+static void dp_device_inner_finish(struct roost_api_dp_call *inner)
+{
+    dp_device_answer(inner->ud);
+}
+
+static int dp_device_txn(struct roost_store_txn *txn, void *ud)
+{
+    struct dp_device *d = ud;
+    const struct roost_api_config *cfg = d->outer->cfg;
+    d->allowed = cfg->authorize_device &&
+                 cfg->authorize_device(cfg->authorize_ud, txn, d->cert_id, d->target.action,
+                                       d->target.type, d->name) &&
+                 (!d->target.retain ||
+                  cfg->authorize_device(cfg->authorize_ud, txn, d->cert_id,
+                                        ROOST_AUTHZ_RETAIN_PUBLISH, d->target.type, d->name));
+    return 0;
+}
+
+/* On the writer thread: refused, or run the request as the inner call. */
+static void dp_device_done(void *ud, int rc)
+{
+    struct dp_device *d = ud;
+    struct roost_api_dp_call *c = d->outer;
+    if (rc || !d->allowed) {
+        roost_log_info(SUB, "%s: device %.12s: %s on %s not allowed%s", c->request_id, d->cert_id,
+                       roost_authz_action_name(d->target.action), d->name,
+                       rc ? " (store failure)" : "");
+        c->op = NULL;
+        if (rc)
+            dp_fail(c, 500, "InternalFailureException", "An unexpected error has occurred");
+        else
+            dp_fail(c, 403, "ForbiddenException", "Forbidden");
+        dp_device_free(d);
+        dp_complete(c);
+        return;
+    }
+    struct roost_http_request req = {
+        .method = {d->method, d->method_len},
+        .path = {d->path, d->path_len},
+        .query = {d->query ? d->query : "", d->query_len},
+        .body = {d->body ? d->body : "", d->body_len},
+    };
+    struct roost_arena scratch;
+    roost_arena_init(&scratch, NULL, 0);
+    d->inner.cfg = c->cfg;
+    d->inner.request_id = c->request_id;
+    d->inner.finish = dp_device_inner_finish;
+    d->inner.ud = d;
+    roost_buf_init(&d->inner.body, 0);
+    int irc = roost_api_dataplane_start(&d->inner, &req, &scratch);
+    roost_arena_cleanup(&scratch);
+    if (irc != ROOST_EAGAIN)
+        dp_device_answer(d); /* answered at once */
+}
+
+static char *dup_str(struct roost_str s, size_t *out_len)
+{
+    *out_len = s.n;
+    char *p = roost_xmalloc(s.n + 1);
+    if (s.n)
+        memcpy(p, s.p, s.n);
+    p[s.n] = '\0';
+    return p;
+}
+
+static int device_start(struct roost_api_dp_call *c, const struct roost_http_request *req,
+                        struct roost_arena *scratch)
+{
+    struct dp_target t;
+    if (!c->cfg->store || !device_target(req, scratch, &t) || strlen(t.name) >= 512) {
+        /* Not a request any policy could allow (unroutable, wrong method,
+         * malformed): its routing error, from a probe that has no services
+         * to call, so nothing can run without the policies' say. */
+        struct roost_api_config none = *c->cfg;
+        none.shadow = NULL;
+        none.broker = NULL;
+        none.store = NULL;
+        struct roost_api_dp_call probe = *c;
+        probe.cfg = &none;
+        probe.device_cert_id = NULL;
+        roost_buf_init(&probe.body, 0);
+        int rc = roost_api_dataplane_start(&probe, req, scratch);
+        if (rc == ROOST_EAGAIN || probe.status == 200) {
+            roost_log_error(SUB, "%s: device request routed without a target", c->request_id);
+            roost_buf_cleanup(&probe.body);
+            return dp_fail(c, 403, "ForbiddenException", "Forbidden");
+        }
+        c->op = probe.op;
+        c->status = probe.status;
+        c->error_code = probe.error_code;
+        memcpy(c->error_message, probe.error_message, sizeof(c->error_message));
+        roost_buf_cleanup(&probe.body);
+        return 0;
+    }
+    struct dp_device *d = roost_xcalloc(1, sizeof(*d));
+    d->outer = c;
+    d->target = t;
+    snprintf(d->name, sizeof(d->name), "%s", t.name);
+    d->target.name = d->name;
+    snprintf(d->cert_id, sizeof(d->cert_id), "%s", c->device_cert_id);
+    d->method = dup_str(req->method, &d->method_len);
+    d->path = dup_str(req->path, &d->path_len);
+    d->query = dup_str(req->query, &d->query_len);
+    d->body = dup_str(req->body, &d->body_len);
+    struct roost_store_op *op = roost_xcalloc(1, sizeof(*op));
+    op->type = ROOST_STORE_TXN;
+    op->u.txn.fn = dp_device_txn;
+    op->u.txn.ud = d;
+    op->done = dp_device_done;
+    op->done_ud = d;
+    atomic_store(&c->state, DP_RUNNING);
+    roost_store_submit(c->cfg->store, op);
+    return atomic_exchange(&c->state, DP_STARTED) == DP_DONE ? 0 : ROOST_EAGAIN;
+}
+
 int roost_api_dataplane_start(struct roost_api_dp_call *c, const struct roost_http_request *req,
                               struct roost_arena *scratch)
 {
+    if (c->device_cert_id)
+        return device_start(c, req, scratch);
     struct roost_http_param *q = NULL;
     size_t nq = 0;
     struct roost_str m = req->method, path = req->path, enc, dec;
@@ -451,7 +813,7 @@ int roost_api_dataplane_start(struct roost_api_dp_call *c, const struct roost_ht
             return method_not_allowed(c);
         if (rest_of(path, "/topics/", scratch, &dec))
             return dp_fail(c, 400, "InvalidRequestException", "Malformed path");
-        return publish(c, dec, q, nq, req->body);
+        return publish(c, dec, q, nq, req, scratch);
     }
     if (roost_str_eq_c(path, "/retainedMessage")) {
         if (!get)

@@ -34,6 +34,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #define SUB "api"
 #define ARENA_INLINE 2048
@@ -90,6 +91,7 @@ struct api_req {
     struct roost_api_call call;
     struct roost_api_dp_call dp;   /* instead of `call` when is_dp */
     bool is_dp;
+    char device_cert_id[65];       /* dp.device_cert_id's storage */
     char request_id[37];
     uint64_t t0_us;
     bool keep_alive;
@@ -411,7 +413,7 @@ static void dp_finish(struct roost_api_dp_call *c)
 
 /* Like submit_call, but a data-plane call may be answered at once. */
 static void submit_dataplane(struct api_conn *ac, const struct roost_http_request *req,
-                             const char *request_id, uint64_t t0_us)
+                             const char *request_id, uint64_t t0_us, const char *device_cert_id)
 {
     struct roost_api *api = ac->api;
     bool head = roost_str_eq_c(req->method, "HEAD");
@@ -436,6 +438,10 @@ static void submit_dataplane(struct api_conn *ac, const struct roost_http_reques
     memcpy(r->request_id, request_id, sizeof(r->request_id));
     r->dp.cfg = &api->cfg;
     r->dp.request_id = r->request_id;
+    if (device_cert_id) {
+        snprintf(r->device_cert_id, sizeof(r->device_cert_id), "%s", device_cert_id);
+        r->dp.device_cert_id = r->device_cert_id;
+    }
     r->dp.finish = dp_finish;
     r->dp.ud = r;
     roost_buf_init(&r->dp.body, 0);
@@ -605,6 +611,21 @@ static int serve_mqtt(struct api_conn *ac, const struct roost_http_request *req,
     return rc;
 }
 
+/* Whether a request carries SigV4 at all (header or presigned query):
+ * one that does is judged by its signature, whatever certificate the
+ * connection has. */
+static bool signed_request(const struct roost_http_request *req)
+{
+    if (roost_http_header(req, "authorization"))
+        return true;
+    static const char needle[] = "X-Amz-Signature=";
+    struct roost_str q = req->query;
+    for (size_t i = 0; i + sizeof(needle) - 1 <= q.n; i++)
+        if (strncasecmp(q.p + i, needle, sizeof(needle) - 1) == 0)
+            return true;
+    return false;
+}
+
 static int serve_one(struct api_conn *ac, const struct roost_http_request *req, bool direct,
                      enum served *out_served)
 {
@@ -622,6 +643,14 @@ static int serve_one(struct api_conn *ac, const struct roost_http_request *req, 
         return serve_mqtt(ac, req, request_id, direct, t0_us, out_served);
 
     bool metrics = roost_str_eq_c(req->path, "/metrics");
+    const struct roost_peer *peer = roost_conn_peer(ac->conn);
+    if (!metrics && peer->has_cert && !signed_request(req)) {
+        /* A device with its certificate (mTLS), as AWS serves devices on
+         * 8443 and with ALPN x-amzn-http-ca: the data plane, under its
+         * policies. */
+        submit_dataplane(ac, req, request_id, t0_us, peer->cert_id);
+        return 0;
+    }
     struct roost_sigv4_result res;
     if (authenticate(ac, req, metrics ? services_control : services_any, &res)) {
         answer_error(ac, request_id, res.status, res.error_code, res.message, keep_alive, head,
@@ -638,7 +667,7 @@ static int serve_one(struct api_conn *ac, const struct roost_http_request *req, 
         return 0;
     }
     if (is_iotdata_service(res.service)) {
-        submit_dataplane(ac, req, request_id, t0_us);
+        submit_dataplane(ac, req, request_id, t0_us, NULL);
         return 0;
     }
     if (!is_control_service(res.service) || !api->cfg.registry || !api->cfg.store) {

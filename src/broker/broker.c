@@ -360,6 +360,30 @@ void roost_broker_publish(struct roost_broker *b, const char *topic, const void 
     roost_loop_post(sp->sh->loop, server_publish_on_loop, sp);
 }
 
+void roost_broker_publish_props(struct roost_broker *b, const char *topic, const void *payload,
+                                size_t payload_len, uint8_t qos, bool retain,
+                                const struct roost_mqtt_props *props)
+{
+    if (atomic_load(&b->shutting_down))
+        return;
+    struct roost_mqtt_props fwd = *props;
+    fwd.present &= (1ull << ROOST_PROP_PAYLOAD_FORMAT) | (1ull << ROOST_PROP_CONTENT_TYPE) |
+                   (1ull << ROOST_PROP_RESPONSE_TOPIC) | (1ull << ROOST_PROP_CORRELATION_DATA);
+    fwd.n_sub_ids = 0;
+    size_t props_len = roost_mqtt_props_size(&fwd);
+    uint8_t *enc = roost_xmalloc(props_len ? props_len : 1);
+    roost_mqtt_props_write(enc, &fwd);
+    struct server_publish *sp = roost_xmalloc(sizeof(*sp));
+    sp->msg = broker__msg_create(topic, strlen(topic), payload, payload_len, enc, props_len,
+                                 qos > 1 ? 1 : qos, retain);
+    roost_free(enc);
+    if (roost_mqtt_prop_has(props, ROOST_PROP_MESSAGE_EXPIRY))
+        sp->msg->expiry_at_ms = roost_wall_ms() + (uint64_t)props->message_expiry * 1000u;
+    unsigned i = atomic_fetch_add(&b->next_publish_shard, 1) % b->n_shards;
+    sp->sh = b->shards[i];
+    roost_loop_post(sp->sh->loop, server_publish_on_loop, sp);
+}
+
 void roost_broker_publish_ordered(struct roost_broker *b, const char *topic, const void *payload,
                                   size_t payload_len, uint8_t qos, bool retain, uint64_t order_key)
 {

@@ -100,6 +100,16 @@ void roost_broker_publish(struct roost_broker *b, const char *topic, const void 
 void roost_broker_publish_ordered(struct roost_broker *b, const char *topic, const void *payload,
                                   size_t payload_len, uint8_t qos, bool retain, uint64_t order_key);
 
+/* The same with MQTT 5 properties (the HTTPS Publish's payload format,
+ * content type, response topic, correlation data, user properties and
+ * message expiry, in seconds). Subscribers on MQTT 5 get them, 3.1.1 ones
+ * the message alone. Topic alias and subscription ids in `props` are
+ * ignored. Thread-safe like roost_broker_publish. */
+struct roost_mqtt_props;
+void roost_broker_publish_props(struct roost_broker *b, const char *topic, const void *payload,
+                                size_t payload_len, uint8_t qos, bool retain,
+                                const struct roost_mqtt_props *props);
+
 /* The same, delivered only to the session `session_uid` (a service's
  * roost_broker_request.session_uid) if it has a matching subscription: for
  * answers that must reach the requester alone, like fleet provisioning's

@@ -182,6 +182,43 @@ class DataPlaneTest(RoostCase):
         with self.assertRaises(self.d.exceptions.InvalidRequestException):
             self.d.publish(topic=topic, qos=2, payload=b"x")
 
+    def test_publish_mqtt5_properties(self):
+        """Publish's MQTT 5 headers and parameters reach v5 subscribers as
+        properties (and 3.1.1 subscribers get the message alone)."""
+        v5 = self.paho(version=5)
+        v3 = self.paho()
+        topic = self.topic("props")
+        v5.subscribe(topic, 1)
+        v3.subscribe(topic, 1)
+        self.sync(v5)
+        self.sync(v3)
+        corr = base64.b64encode(b"\x01req-7").decode()
+        self.d.publish(topic=topic, qos=1, payload=b'{"t":1}',
+                       userProperties=json.dumps([{"deviceName": "alpha"}, {"count": "45"}]),
+                       payloadFormatIndicator="UTF8_DATA", contentType="application/json",
+                       responseTopic=topic + "/reply", correlationData=corr, messageExpiry=60)
+        m = v5.get(topic)
+        self.assertEqual(m.payload, b'{"t":1}')
+        p = m.properties
+        self.assertEqual(p.UserProperty, [("deviceName", "alpha"), ("count", "45")])
+        self.assertEqual(p.PayloadFormatIndicator, 1)
+        self.assertEqual(p.ContentType, "application/json")
+        self.assertEqual(p.ResponseTopic, topic + "/reply")
+        self.assertEqual(p.CorrelationData, b"\x01req-7")
+        self.assertTrue(0 < p.MessageExpiryInterval <= 60)
+        self.assertEqual(v3.get(topic).payload, b'{"t":1}')
+        # botocore sends a JSON value: a list as is, the documented JSON string once more
+        self.d.publish(topic=topic, payload=b"2", userProperties=[{"k": "v"}])
+        self.assertEqual(v5.get(topic).properties.UserProperty, [("k", "v")])
+        # bad values: 400 with a reason
+        for kw in ({"userProperties": json.dumps({"not": "an array"})},
+                   {"correlationData": "***"},
+                   {"payloadFormatIndicator": "UTF8_DATA", "payload": b"\xff\xfe"}):
+            args = dict(topic=topic, payload=b"x")
+            args.update(kw)
+            with self.assertRaises(self.d.exceptions.InvalidRequestException):
+                self.d.publish(**args)
+
     def test_publish_to_shadow_topic_reaches_the_service(self):
         t = self.thing()
         c = self.paho()
