@@ -368,7 +368,10 @@ void cli__help_print(FILE *f, const struct cli_command *cmds, size_t n_cmds, con
                 snprintf(left, sizeof(left), "--%s%s%s", cmd->flags[i].name,
                          cmd->flags[i].metavar ? " " : "",
                          cmd->flags[i].metavar ? cmd->flags[i].metavar : "");
-                fprintf(f, "  %-19s %s\n", left, cmd->flags[i].help);
+                if (strlen(left) > 19) /* too wide for the column: help below it */
+                    fprintf(f, "  %s\n  %-19s %s\n", left, "", cmd->flags[i].help);
+                else
+                    fprintf(f, "  %-19s %s\n", left, cmd->flags[i].help);
             }
         }
         print_globals(f);
@@ -382,9 +385,9 @@ void cli__help_print(FILE *f, const struct cli_command *cmds, size_t n_cmds, con
     }
     fputs("usage: roost [global flags] <command> [args] [flags]\n"
           "\n"
-          "The admin command line of Roost: manages devices, certificates and policies\n"
-          "over roostd's HTTPS API (the AWS IoT API, SigV4-signed with the admin\n"
-          "credentials from the data dir).\n"
+          "The admin command line of Roost: manages devices, certificates, policies,\n"
+          "device CAs and provisioning templates over roostd's HTTPS API (the AWS IoT\n"
+          "API, SigV4-signed with the admin credentials from the data dir).\n"
           "\nCommands:\n",
           f);
     print_command_list(f, cmds, n_cmds, NULL);

@@ -11,6 +11,8 @@
  *              parsing (pure; unit-tested, signatures checked with the
  *              server's own verifier);
  *   table.c    aligned table rendering (pure; unit-tested);
+ *   provision.c  the bodies of ca register, template create|update and
+ *              the claim policy (pure; unit-tested);
  *   http.c     the libcurl transport, one handle kept for connection reuse;
  *   cmd_*.c    the commands; main.c the command table and exit codes.
  * The unit test compiles the pure files into itself (#include "...c"), so
@@ -23,6 +25,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* ==== Errors and exit codes ================================================ */
 
@@ -230,6 +233,95 @@ void cli__amz_date(int64_t unix_s, char out[17]);
 void cli__error_parse(long status, const char *errtype_header, const char *body, size_t len,
                       char *out_type, size_t type_len, char *out_msg, size_t msg_len);
 
+/* ==== Provisioning requests (provision.c) =================================== */
+
+#define CLI_TEMPLATE_NAME_MAX 36 /* AWS templateName: ^[0-9A-Za-z_-]+$ */
+#define CLI_HOOK_MAX 2048        /* AWS preProvisioningHook.targetArn */
+#define CLI_HOOK_PAYLOAD_VERSION "2020-04-01"
+#define CLI_ACCOUNT_LEN 12
+#define CLI_DEFAULT_ACCOUNT "123456789012" /* roostd's account_id when roost.conf sets none */
+#define CLI_JITP_ROLE "roost-jitp"                 /* registrationConfig.roleArn's role */
+#define CLI_PROVISIONING_ROLE "roost-provisioning" /* provisioningRoleArn's role */
+#define CLI_FIRST_CONNECT_TAG "roost:jitp_first_connect"
+
+extern const struct cli_flag cli__ca_register_flags[];
+extern const struct cli_flag cli__template_create_flags[];
+extern const struct cli_flag cli__template_update_flags[];
+extern const struct cli_flag cli__claim_create_flags[];
+
+/* AWS's templateName rule (it also goes into the claim policy's topics). */
+bool cli__template_name_ok(const char *s);
+
+/* "arn:aws:iot:REGION:ACCOUNT:" from any IoT ARN; ROOST_EINVAL for another
+ * text, ROOST_ETOOBIG when it does not fit in len. */
+int cli__arn_prefix(const char *arn, char *out, size_t len);
+/* The 12-digit account of an IoT ARN; ROOST_EINVAL when there is none. */
+int cli__account_of_arn(const char *arn, char out[CLI_ACCOUNT_LEN + 1]);
+/* account_id from roostd's roost.conf text: ROOST_ENOTFOUND when it sets
+ * none, ROOST_EMALFORMED for a text roostd would refuse too. */
+int cli__conf_account(const char *text, size_t len, char out[CLI_ACCOUNT_LEN + 1]);
+
+/* preProvisioningHook {targetArn, payloadVersion "2020-04-01"} from --hook:
+ * an http(s) URL or exec:/absolute/path. CLI_EUSAGE with the reason in err. */
+int cli__hook_build(const char *spec, json_t **out, char *err, size_t errlen);
+
+/* A template body must be a JSON object: CLI_EFAIL with "FILE:LINE:COL: ..." */
+int cli__template_body_check(const char *file, const char *text, size_t len, char *err,
+                             size_t errlen);
+
+/* RegisterCACertificate, from `ca register`. */
+struct cli_ca_register {
+    const char *ca_pem;
+    const char *verification_pem;
+    const char *template_body; /* --jitp-template's text, NULL for none */
+    size_t template_len;
+    const char *template_name; /* --jitp-template-name, NULL for none */
+    const char *first_connect; /* "accept", "reject" or NULL */
+    bool auto_registration;
+    const char *account; /* for registrationConfig.roleArn */
+};
+/* Appends setAsActive=true&allowAutoRegistration=... to query and builds
+ * {caCertificate, verificationCertificate, registrationConfig{templateBody,
+ * roleArn} or {templateName}, tags[{Key "roost:jitp_first_connect", Value}]}.
+ * CLI_EUSAGE for a --first-connect other than accept|reject or without a
+ * template, both template flags, or a bad template name. */
+int cli__ca_register_request(const struct cli_ca_register *r, struct roost_buf *query,
+                             json_t **out_body, char *err, size_t errlen);
+
+/* CreateProvisioningTemplate, from `template create`. */
+struct cli_template_create {
+    const char *name;
+    const char *body; /* the file's text */
+    size_t body_len;
+    const char *type;        /* NULL: the server's default (FLEET_PROVISIONING) */
+    const char *description; /* NULL for none */
+    bool enabled;
+    const char *hook;    /* --hook, NULL for none */
+    const char *account; /* for provisioningRoleArn */
+};
+int cli__template_create_body(const struct cli_template_create *t, json_t **out, char *err,
+                              size_t errlen);
+
+/* UpdateProvisioningTemplate (PATCH), from `template update`; --file is sent
+ * separately as CreateProvisioningTemplateVersion. */
+struct cli_template_update {
+    bool enable, disable, no_hook;
+    const char *hook;
+    const char *file;
+    const char *description;
+};
+/* The PATCH body ({} when only --file was given); CLI_EUSAGE for nothing to
+ * do or contradicting flags. */
+int cli__template_update_body(const struct cli_template_update *u, json_t **out, char *err,
+                              size_t errlen);
+
+/* The claim certificate's policy: iot:Connect on any client id,
+ * Publish/Receive on the topics and Subscribe on the topic filters under
+ * $aws/certificates/create/, $aws/certificates/create-from-csr/ and
+ * $aws/provisioning-templates/NAME/provision/ (each with a trailing "*"),
+ * nothing else. */
+json_t *cli__claim_policy_doc(const char *arn_prefix, const char *template_name);
+
 /* ==== Tables (table.c) ====================================================== */
 
 /* Rows of strings rendered in aligned columns, two spaces apart, the last
@@ -333,6 +425,18 @@ int cli__cmd_endpoint(struct cli_ctx *ctx, const struct cli_invocation *inv);
 int cli__cmd_shadow_get(struct cli_ctx *ctx, const struct cli_invocation *inv);
 int cli__cmd_shadow_update(struct cli_ctx *ctx, const struct cli_invocation *inv);
 int cli__cmd_shadow_delete(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_ca_register(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_ca_ls(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_ca_show(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_ca_activate(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_ca_deactivate(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_ca_rm(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_template_create(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_template_ls(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_template_show(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_template_update(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_template_rm(struct cli_ctx *ctx, const struct cli_invocation *inv);
+int cli__cmd_claim_create(struct cli_ctx *ctx, const struct cli_invocation *inv);
 
 /* Shared by the device and cert commands (cmd_cert.c): resolves a full
  * certificate id or a unique prefix of at least 4 hex digits into the full
@@ -342,5 +446,15 @@ int cli__cert_resolve(struct cli_ctx *ctx, const char *id_or_prefix, char **out_
  * deactivates it when ACTIVE, deletes it. Progress lines go to stderr
  * unless quiet. */
 int cli__cert_delete(struct cli_ctx *ctx, const char *cert_arn, const char *cert_id, bool quiet);
+
+/* Shared by the commands that write files (cmd_device.c): makes `dir` when
+ * it is missing (one level), CLI_EUSAGE when it is not a directory. */
+int cli__out_dir_prepare(struct cli_ctx *ctx, const char *dir);
+/* Writes a whole file with `mode` (also forced on an existing file);
+ * `exclusive` refuses an existing one. -errno on failure. */
+int cli__write_file(const char *path, const char *data, mode_t mode, bool exclusive);
+/* The account id for IAM role ARNs: account_id in DATA_DIR/roost.conf, else
+ * roostd's default. CLI_EFAIL (explained) for a roost.conf it cannot use. */
+int cli__account_id(struct cli_ctx *ctx, char out[CLI_ACCOUNT_LEN + 1]);
 
 #endif /* ROOST_CLI_H */

@@ -142,7 +142,7 @@ static void undo(struct cli_ctx *ctx, struct made *m)
 }
 
 /* Writes a whole file: `exclusive` refuses an existing one. */
-static int write_file(const char *path, const char *data, mode_t mode, bool exclusive)
+int cli__write_file(const char *path, const char *data, mode_t mode, bool exclusive)
 {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (exclusive ? O_EXCL : O_TRUNC);
     int rc = 0;
@@ -171,7 +171,7 @@ out:
     return rc;
 }
 
-static int prepare_out_dir(struct cli_ctx *ctx, const char *dir)
+int cli__out_dir_prepare(struct cli_ctx *ctx, const char *dir)
 {
     struct stat st;
     if (stat(dir, &st) == 0) {
@@ -245,7 +245,7 @@ int cli__cmd_device_create(struct cli_ctx *ctx, const struct cli_invocation *inv
     }
 
     /* Everything that can fail locally fails before anything is created. */
-    rc = prepare_out_dir(ctx, out_dir);
+    rc = cli__out_dir_prepare(ctx, out_dir);
     if (rc)
         goto out;
     paths[0] = path_join(out_dir, name, ".cert.pem");
@@ -347,7 +347,7 @@ int cli__cmd_device_create(struct cli_ctx *ctx, const struct cli_invocation *inv
     const char *contents[3] = {cert_pem, key_pem, ca_pem};
     const mode_t modes[3] = {0644, 0600, 0644};
     for (int i = 0; i < 3; i++) {
-        rc = write_file(paths[i], contents[i], modes[i], !force && i < 2);
+        rc = cli__write_file(paths[i], contents[i], modes[i], !force && i < 2);
         if (rc) {
             cli__fail(ctx, NULL, "cannot write %s: %s", paths[i], roost_strerror(rc));
             rc = CLI_EFAIL;

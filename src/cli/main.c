@@ -63,6 +63,36 @@ static const char device_rm_help[] =
 static const char cert_help[] =
     "ID is the full certificate id or a unique prefix of at least 4 hex digits.";
 
+static const char ca_register_help[] =
+    "Registers the device CA in CA.pem, proving possession of CA.key (PEM,\n"
+    "not encrypted) the way AWS asks: GetRegistrationCode, a verification\n"
+    "certificate with that code as its CN signed with CA.key (made here; the key\n"
+    "is not sent), RegisterCACertificate ACTIVE with auto-registration (JITR) on\n"
+    "unless --no-auto-registration. --jitp-template FILE adds a JITP template\n"
+    "body (registrationConfig), --jitp-template-name NAME names a JITP template\n"
+    "made with `roost template create --type JITP`; --first-connect says whether\n"
+    "a JITP device's first connection is kept (accept) or closed after it is\n"
+    "provisioned (reject, as in AWS). Prints the CA certificate id.";
+
+static const char ca_id_help[] =
+    "ID is the full CA certificate id or a unique prefix of at least 4 hex digits.";
+
+static const char template_create_help[] =
+    "Creates provisioning template NAME from the template body in FILE (JSON;\n"
+    "- reads stdin), enabled unless --disabled. --hook URL (http or https) or\n"
+    "exec:/path sets the pre-provisioning hook (payload version 2020-04-01).";
+
+static const char template_update_help[] =
+    "--file FILE adds a new version of the body and makes it the default;\n"
+    "--enable/--disable, --hook/--no-hook and --description change the template.";
+
+static const char claim_create_help[] =
+    "Creates a claim certificate for fleet provisioning with template NAME: a\n"
+    "new active certificate with policy NAME-claim (made on first use), which\n"
+    "allows connecting and the $aws/certificates/create/..., create-from-csr/...\n"
+    "and $aws/provisioning-templates/NAME/provision/... topics, nothing else.\n"
+    "Writes claim.pem, claim.key (0600) and root-ca.pem into --out.";
+
 static const struct cli_command commands[] = {
     {"device", "create", "NAME", 1, 1, device_create_flags,
      "create a thing with a certificate, key and policy", device_create_help,
@@ -97,6 +127,32 @@ static const struct cli_command commands[] = {
      cli__cmd_shadow_update},
     {"shadow", "delete", "THING", 1, 1, shadow_flags, "delete a thing's shadow", NULL,
      cli__cmd_shadow_delete},
+    {"ca", "register", "CA.pem CA.key", 2, 2, cli__ca_register_flags,
+     "register a device CA (proof of possession done here)", ca_register_help,
+     cli__cmd_ca_register},
+    {"ca", "ls", "", 0, 0, NULL, "list CA certificates", NULL, cli__cmd_ca_ls},
+    {"ca", "show", "ID", 1, 1, NULL, "describe a CA certificate and its JITP settings",
+     ca_id_help, cli__cmd_ca_show},
+    {"ca", "activate", "ID", 1, 1, NULL, "set a CA certificate ACTIVE", ca_id_help,
+     cli__cmd_ca_activate},
+    {"ca", "deactivate", "ID", 1, 1, NULL, "set a CA certificate INACTIVE", ca_id_help,
+     cli__cmd_ca_deactivate},
+    {"ca", "rm", "ID", 1, 1, NULL, "deactivate and delete a CA certificate", ca_id_help,
+     cli__cmd_ca_rm},
+    {"template", "create", "NAME FILE", 2, 2, cli__template_create_flags,
+     "create a provisioning template", template_create_help, cli__cmd_template_create},
+    {"template", "ls", "", 0, 0, NULL, "list provisioning templates", NULL,
+     cli__cmd_template_ls},
+    {"template", "show", "NAME", 1, 1, NULL, "describe a provisioning template and its body",
+     NULL, cli__cmd_template_show},
+    {"template", "update", "NAME", 1, 1, cli__template_update_flags,
+     "enable, disable or change a provisioning template", template_update_help,
+     cli__cmd_template_update},
+    {"template", "rm", "NAME", 1, 1, NULL, "delete a provisioning template", NULL,
+     cli__cmd_template_rm},
+    {"claim", "create", "", 0, 0, cli__claim_create_flags,
+     "create a fleet provisioning claim certificate", claim_create_help,
+     cli__cmd_claim_create},
     {"endpoint", NULL, "", 0, 0, endpoint_flags, "print the device data endpoint", NULL,
      cli__cmd_endpoint},
 };
