@@ -8,10 +8,13 @@ PKGS="build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
 libssl-dev libsqlite3-dev libuv1-dev libjansson-dev libcurl4-openssl-dev
 libwslay-dev libhttp-parser-dev libmosquitto-dev libcbor-dev
 openssl sqlite3 mosquitto mosquitto-clients curl procps
-python3 python3-paho-mqtt python3-boto3 python3-cbor2 python3-cryptography awscli"
+python3 python3-paho-mqtt python3-boto3 python3-cbor2 python3-cryptography awscli
+nodejs npm"
 
 missing=""
 for p in $PKGS; do
+    # NodeSource's nodejs package bundles npm and conflicts with Debian's npm.
+    if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         missing="$missing $p"
     fi
