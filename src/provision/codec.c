@@ -10,6 +10,7 @@
 #include "provision/provision.h"
 
 #include <cbor.h>
+#include <math.h>
 #include <stdio.h>
 
 #define CBOR_MAX_DEPTH 8
@@ -93,105 +94,245 @@ static void parse_topic(const char *t, size_t n, struct roost_fleet_request *r)
 
 /* ==== CBOR -> JSON ========================================================= */
 
-static json_t *cbor_item_to_json(const cbor_item_t *it, int depth);
+/*
+ * libcbor's streaming decoder, one item per call, builds the JSON directly.
+ * (cbor_load is not used: it allocates a definite map or array for the size
+ * its header declares before reading a single member, so five bytes could
+ * ask for gigabytes.) Here a declared size must fit in the bytes that are
+ * left, nothing is allocated ahead, and only what these payloads use is
+ * accepted: maps with text keys, arrays, text, integers, floats, booleans,
+ * null. Byte strings, tags, undefined and indefinite-length text are
+ * refused.
+ */
+struct cbor_frame {
+    json_t *container;        /* borrowed: its parent (or the root) holds it */
+    bool map;
+    size_t left;              /* keys + values (map) or items still due; SIZE_MAX: indefinite */
+    char *key;                /* map: the key waiting for its value */
+};
 
-static json_t *cbor_text_to_json(const cbor_item_t *it)
+struct cbor_dec {
+    struct cbor_frame st[CBOR_MAX_DEPTH];
+    int depth;
+    json_t *root;
+    size_t remaining;         /* input bytes after the current item */
+    bool failed;
+};
+
+static void dec_pop_finished(struct cbor_dec *d)
 {
-    if (!cbor_string_is_definite(it)) {
-        /* indefinite text: concatenate its definite chunks */
-        struct roost_buf b;
-        roost_buf_init(&b, 0);
-        size_t n = cbor_string_chunk_count(it);
-        cbor_item_t **chunks = cbor_string_chunks_handle(it);
-        for (size_t i = 0; i < n; i++)
-            roost_buf_append(&b, cbor_string_handle(chunks[i]), cbor_string_length(chunks[i]));
-        json_t *j = json_stringn(b.data ? (const char *)b.data : "", roost_buf_size(&b));
-        roost_buf_cleanup(&b);
-        return j; /* NULL when not UTF-8 */
+    while (d->depth > 0) {
+        struct cbor_frame *f = &d->st[d->depth - 1];
+        if (f->left != 0 || f->key)
+            return;
+        d->depth--;
     }
-    return json_stringn((const char *)cbor_string_handle(it), cbor_string_length(it));
 }
 
-static json_t *cbor_item_to_json(const cbor_item_t *it, int depth)
+/* Places a value (a new reference) where the decoder stands. */
+static void dec_put(struct cbor_dec *d, json_t *v)
 {
-    if (depth > CBOR_MAX_DEPTH)
-        return NULL;
-    switch (cbor_typeof(it)) {
-    case CBOR_TYPE_UINT: {
-        uint64_t v = cbor_get_int(it);
-        return v <= INT64_MAX ? json_integer((json_int_t)v) : NULL;
+    if (d->failed || !v) {
+        d->failed = true;
+        json_decref(v);
+        return;
     }
-    case CBOR_TYPE_NEGINT: {
-        uint64_t v = cbor_get_int(it);
-        return v < INT64_MAX ? json_integer(-(json_int_t)v - 1) : NULL;
-    }
-    case CBOR_TYPE_STRING:
-        return cbor_text_to_json(it);
-    case CBOR_TYPE_ARRAY: {
-        size_t n = cbor_array_size(it);
-        if (n > CBOR_MAX_ITEMS)
-            return NULL;
-        json_t *a = json_array();
-        cbor_item_t **items = cbor_array_handle(it);
-        for (size_t i = 0; i < n; i++) {
-            json_t *v = cbor_item_to_json(items[i], depth + 1);
-            if (!v) {
-                json_decref(a);
-                return NULL;
-            }
-            json_array_append_new(a, v);
+    if (d->depth == 0) {
+        if (d->root) {
+            d->failed = true; /* a second top-level item */
+            json_decref(v);
+            return;
         }
-        return a;
+        d->root = v;
+        return;
     }
-    case CBOR_TYPE_MAP: {
-        size_t n = cbor_map_size(it);
-        if (n > CBOR_MAX_ITEMS)
-            return NULL;
-        json_t *o = json_object();
-        struct cbor_pair *pairs = cbor_map_handle(it);
-        for (size_t i = 0; i < n; i++) {
-            json_t *k = cbor_isa_string(pairs[i].key) ? cbor_text_to_json(pairs[i].key) : NULL;
-            json_t *v = k ? cbor_item_to_json(pairs[i].value, depth + 1) : NULL;
-            if (!v || json_object_set_new(o, json_string_value(k), v)) {
-                json_decref(k);
-                json_decref(o);
-                return NULL;
-            }
-            json_decref(k);
+    struct cbor_frame *f = &d->st[d->depth - 1];
+    if (f->left == 0) {
+        d->failed = true;
+        json_decref(v);
+        return;
+    }
+    if (f->map && !f->key) {
+        if (!json_is_string(v)) {
+            d->failed = true; /* keys are text */
+            json_decref(v);
+            return;
         }
-        return o;
-    }
-    case CBOR_TYPE_FLOAT_CTRL:
-        if (cbor_float_ctrl_is_ctrl(it)) {
-            switch (cbor_ctrl_value(it)) {
-            case CBOR_CTRL_TRUE: return json_true();
-            case CBOR_CTRL_FALSE: return json_false();
-            case CBOR_CTRL_NULL: return json_null();
-            default: return NULL;
-            }
+        f->key = roost_xstrdup(json_string_value(v));
+        json_decref(v);
+    } else if (f->map) {
+        if (json_object_size(f->container) >= CBOR_MAX_ITEMS) {
+            d->failed = true;
+            json_decref(v);
+        } else if (json_object_set_new(f->container, f->key, v)) {
+            d->failed = true; /* set_new took the reference either way */
         }
-        return json_real(cbor_float_get_float(it));
-    default:
-        return NULL; /* byte strings and tags have no place in these payloads */
+        roost_free(f->key);
+        f->key = NULL;
+    } else {
+        if (json_array_size(f->container) >= CBOR_MAX_ITEMS) {
+            d->failed = true;
+            json_decref(v);
+        } else if (json_array_append_new(f->container, v)) {
+            d->failed = true;
+        }
     }
+    if (f->left != SIZE_MAX)
+        f->left--;
 }
+
+static void dec_open(struct cbor_dec *d, bool map, size_t n, bool indefinite)
+{
+    if (d->failed)
+        return;
+    /* every member takes at least one byte: a size the input cannot hold is a lie */
+    if (d->depth == CBOR_MAX_DEPTH || n > CBOR_MAX_ITEMS ||
+        (!indefinite && n * (map ? 2u : 1u) > d->remaining)) {
+        d->failed = true;
+        return;
+    }
+    json_t *c = map ? json_object() : json_array();
+    dec_put(d, json_incref(c));
+    json_decref(c);
+    if (d->failed)
+        return;
+    d->st[d->depth++] = (struct cbor_frame){c, map, indefinite ? SIZE_MAX : n * (map ? 2u : 1u),
+                                            NULL};
+    dec_pop_finished(d);
+}
+
+static void on_uint(void *ctx, uint64_t v)
+{
+    struct cbor_dec *d = ctx;
+    dec_put(d, v <= INT64_MAX ? json_integer((json_int_t)v) : NULL);
+    dec_pop_finished(d);
+}
+static void on_uint8(void *ctx, uint8_t v) { on_uint(ctx, v); }
+static void on_uint16(void *ctx, uint16_t v) { on_uint(ctx, v); }
+static void on_uint32(void *ctx, uint32_t v) { on_uint(ctx, v); }
+
+static void on_negint(void *ctx, uint64_t v)
+{
+    struct cbor_dec *d = ctx;
+    dec_put(d, v < INT64_MAX ? json_integer(-(json_int_t)v - 1) : NULL);
+    dec_pop_finished(d);
+}
+static void on_negint8(void *ctx, uint8_t v) { on_negint(ctx, v); }
+static void on_negint16(void *ctx, uint16_t v) { on_negint(ctx, v); }
+static void on_negint32(void *ctx, uint32_t v) { on_negint(ctx, v); }
+
+static void on_string(void *ctx, cbor_data p, size_t n)
+{
+    struct cbor_dec *d = ctx;
+    dec_put(d, json_stringn((const char *)p, n)); /* NULL when not UTF-8 */
+    dec_pop_finished(d);
+}
+
+static void on_array(void *ctx, size_t n) { dec_open(ctx, false, n, false); }
+static void on_map(void *ctx, size_t n) { dec_open(ctx, true, n, false); }
+static void on_indef_array(void *ctx) { dec_open(ctx, false, 0, true); }
+static void on_indef_map(void *ctx) { dec_open(ctx, true, 0, true); }
+
+static void on_break(void *ctx)
+{
+    struct cbor_dec *d = ctx;
+    struct cbor_frame *f = d->depth ? &d->st[d->depth - 1] : NULL;
+    if (!f || f->left != SIZE_MAX || f->key) {
+        d->failed = true;
+        return;
+    }
+    f->left = 0;
+    dec_pop_finished(d);
+}
+
+static void on_double(void *ctx, double v)
+{
+    struct cbor_dec *d = ctx;
+    dec_put(d, isfinite(v) ? json_real(v) : NULL);
+    dec_pop_finished(d);
+}
+static void on_float(void *ctx, float v) { on_double(ctx, v); }
+
+static void on_bool(void *ctx, bool v)
+{
+    struct cbor_dec *d = ctx;
+    dec_put(d, json_boolean(v));
+    dec_pop_finished(d);
+}
+
+static void on_null(void *ctx)
+{
+    struct cbor_dec *d = ctx;
+    dec_put(d, json_null());
+    dec_pop_finished(d);
+}
+
+static void on_refused(void *ctx)
+{
+    ((struct cbor_dec *)ctx)->failed = true;
+}
+static void on_refused_data(void *ctx, cbor_data p, size_t n)
+{
+    ROOST_UNUSED(p);
+    ROOST_UNUSED(n);
+    on_refused(ctx);
+}
+static void on_refused_tag(void *ctx, uint64_t v)
+{
+    ROOST_UNUSED(v);
+    on_refused(ctx);
+}
+
+static const struct cbor_callbacks cbor_to_json_callbacks = {
+    .uint8 = on_uint8,
+    .uint16 = on_uint16,
+    .uint32 = on_uint32,
+    .uint64 = on_uint,
+    .negint8 = on_negint8,
+    .negint16 = on_negint16,
+    .negint32 = on_negint32,
+    .negint64 = on_negint,
+    .byte_string_start = on_refused,
+    .byte_string = on_refused_data,
+    .string = on_string,
+    .string_start = on_refused,
+    .indef_array_start = on_indef_array,
+    .array_start = on_array,
+    .indef_map_start = on_indef_map,
+    .map_start = on_map,
+    .tag = on_refused_tag,
+    .float2 = on_float,
+    .float4 = on_float,
+    .float8 = on_double,
+    .undefined = on_refused,
+    .null = on_null,
+    .boolean = on_bool,
+    .indef_break = on_break,
+};
 
 int roost_fleet_cbor_decode(const uint8_t *buf, size_t len, json_t **out)
 {
     *out = NULL;
-    struct cbor_load_result res;
-    cbor_item_t *it = cbor_load(buf, len, &res);
-    if (!it)
-        return res.error.code == CBOR_ERR_MEMERROR ? ROOST_ENOMEM : ROOST_EMALFORMED;
-    if (res.read != len) { /* trailing bytes */
-        cbor_decref(&it);
+    struct cbor_dec d = {0};
+    size_t pos = 0;
+    while (pos < len && !d.failed) {
+        /* an upper bound of what follows the header being decoded */
+        d.remaining = len - pos - 1;
+        struct cbor_decoder_result r =
+            cbor_stream_decode(buf + pos, len - pos, &cbor_to_json_callbacks, &d);
+        if (r.status != CBOR_DECODER_FINISHED || r.read == 0) {
+            d.failed = true; /* truncated or not CBOR */
+            break;
+        }
+        pos += r.read;
+    }
+    for (int i = 0; i < d.depth; i++)
+        roost_free(d.st[i].key);
+    if (d.failed || d.depth != 0 || !d.root) {
+        json_decref(d.root);
         return ROOST_EMALFORMED;
     }
-    json_t *j = cbor_item_to_json(it, 0);
-    cbor_decref(&it);
-    if (!j)
-        return ROOST_EMALFORMED;
-    *out = j;
+    *out = d.root;
     return 0;
 }
 

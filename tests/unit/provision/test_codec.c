@@ -166,3 +166,44 @@ ROOST_TEST(answers_in_the_request_format)
     roost_free(out);
     json_decref(neg);
 }
+
+ROOST_TEST(cbor_sizes_must_fit_the_input)
+{
+    json_t *j = NULL;
+    /* a map that declares 0xbabababa pairs in five bytes: refused without
+     * allocating for them (libFuzzer found cbor_load doing just that) */
+    static const uint8_t huge_map[] = {0xba, 0xba, 0xba, 0xba, 0xba, 0x61, 'k'};
+    CHECK_EQ(roost_fleet_cbor_decode(huge_map, sizeof(huge_map), &j), ROOST_EMALFORMED);
+    static const uint8_t huge_array[] = {0x9b, 0, 0, 0, 1, 0, 0, 0, 0};
+    CHECK_EQ(roost_fleet_cbor_decode(huge_array, sizeof(huge_array), &j), ROOST_EMALFORMED);
+    CHECK(!j);
+}
+
+ROOST_TEST(cbor_indefinite_containers_and_refusals)
+{
+    json_t *j = NULL;
+    /* {_ "a": [_ 1, 2]} with indefinite map and array */
+    static const uint8_t indef[] = {0xbf, 0x61, 'a', 0x9f, 0x01, 0x02, 0xff, 0xff};
+    REQUIRE_OK(roost_fleet_cbor_decode(indef, sizeof(indef), &j));
+    json_t *want = json_pack("{s:[i,i]}", "a", 1, 2);
+    CHECK(json_equal(j, want));
+    json_decref(want);
+    json_decref(j);
+    j = NULL;
+    static const uint8_t tagged[] = {0xc0, 0x61, 'x'};           /* tag 0 */
+    static const uint8_t bytes[] = {0x41, 0x00};                  /* byte string */
+    static const uint8_t int_key[] = {0xa1, 0x01, 0x02};          /* {1: 2} */
+    static const uint8_t stray_break[] = {0xff};
+    static const uint8_t two_items[] = {0x01, 0x02};
+    static const uint8_t bad_utf8[] = {0x62, 0xc3, 0x28};
+    const struct {
+        const uint8_t *p;
+        size_t n;
+    } bad[] = {{tagged, sizeof(tagged)},         {bytes, sizeof(bytes)},
+               {int_key, sizeof(int_key)},       {stray_break, sizeof(stray_break)},
+               {two_items, sizeof(two_items)},   {bad_utf8, sizeof(bad_utf8)}};
+    for (size_t i = 0; i < ROOST_ARRAY_LEN(bad); i++) {
+        CHECK_EQ(roost_fleet_cbor_decode(bad[i].p, bad[i].n, &j), ROOST_EMALFORMED);
+        CHECK(!j);
+    }
+}
