@@ -992,8 +992,10 @@ static bool template_name_ok(const char *s)
 }
 
 /* registrationConfig {templateBody, roleArn, templateName}: JITP by an
- * inline template (with the role it runs as) or by a template's name.
- * *out is a cleaned copy (NULL when absent). */
+ * inline template (with the role it runs as), parsed as a JITP template,
+ * or by a template's name (registration_template_exists checks it once the
+ * other members are known to be consistent). *out is a cleaned copy (NULL
+ * when absent). */
 static int registration_config(struct roost_api_call *call, json_t **out)
 {
     json_t *cfg = NULL;
@@ -1020,6 +1022,12 @@ static int registration_config(struct roost_api_call *call, json_t **out)
     if (name && body)
         return ROOST_API_INVALID(call, "registrationConfig takes either templateName or "
                                        "templateBody with roleArn, not both");
+    if (body) {
+        rc = registry__template_check_body(call, body, ROOST_TEMPLATE_JITP,
+                                           "Invalid registration template");
+        if (rc)
+            return rc;
+    }
     json_t *o = json_object();
     if (body)
         json_object_set_new(o, "templateBody", json_string(body));
@@ -1029,6 +1037,30 @@ static int registration_config(struct roost_api_call *call, json_t **out)
         json_object_set_new(o, "templateName", json_string(name));
     *out = o;
     return 0;
+}
+
+/* The templateName of a registrationConfig must be an existing JITP template. */
+static int registration_template_exists(struct roost_api_call *call, struct roost_store_txn *txn,
+                                        const json_t *rcfg)
+{
+    const char *name = json_string_value(json_object_get(rcfg, "templateName"));
+    int rc = 0;
+    if (name) {
+        json_t *tdoc = NULL;
+        rc = registry__template_load(call, txn, name, &tdoc, NULL);
+        if (rc == ROOST_ENOTFOUND)
+            return ROOST_API_NOT_FOUND(call, "The provisioning template %s does not exist", name);
+        if (rc)
+            return rc;
+        const char *type = json_string_value(json_object_get(tdoc, "type"));
+        bool jitp = type && strcmp(type, "JITP") == 0;
+        json_decref(tdoc);
+        if (!jitp)
+            return ROOST_API_INVALID(call, "registrationConfig.templateName %s is not a JITP "
+                                           "template",
+                                     name);
+    }
+    return rc;
 }
 
 struct subject_count {
@@ -1078,6 +1110,8 @@ int registry__op_register_ca_certificate(struct roost_registry *reg, struct roos
         rc = registry__query_bool(call, "allowAutoRegistration", false, &auto_reg);
     if (!rc)
         rc = registration_config(call, &rcfg);
+    if (!rc && rcfg)
+        rc = registration_template_exists(call, txn, rcfg);
     if (rc)
         goto out;
     if (!mode)
@@ -1173,6 +1207,8 @@ int registry__op_register_ca_certificate(struct roost_registry *reg, struct roos
     json_object_set_new(doc, "certificateMode", json_string(mode));
     if (rcfg)
         json_object_set(doc, "registrationConfig", rcfg);
+    if (tags) /* kept for roost_registry_ca_info's "roost:jitp_first_connect" */
+        json_object_set(doc, "tags", tags);
     rc = registry__doc_store(call, txn, "cacert", info.id, doc, 0, NULL);
     if (rc == ROOST_ECONFLICT || rc == ROOST_ENOTFOUND)
         rc = registry__store_fail(call, rc, "cacert put");
@@ -1267,6 +1303,11 @@ int registry__op_update_ca_certificate(struct roost_registry *reg, struct roost_
         rc = ROOST_API_INVALID(call, "registrationConfig and removeAutoRegistration cannot be "
                                      "given together");
         goto out;
+    }
+    if (rcfg) {
+        rc = registration_template_exists(call, txn, rcfg);
+        if (rc)
+            goto out;
     }
     rc = load_cert(call, txn, "cacert", id, &body, &version);
     if (rc)

@@ -659,6 +659,7 @@ static void install_cert_state(struct roost_registry *reg, struct cert_state *cs
 struct load_ctx {
     struct roost_registry *reg;
     struct roost_map *ca_pems;     /* where ACTIVE CA PEMs go */
+    struct roost_map *ca_infos;    /* where every CA's provisioning settings go */
     struct cert_state *states;     /* refresh: ids in, states out */
     size_t n_states;
     int rc;
@@ -704,6 +705,49 @@ static int collect_active_ca(void *ud, const struct roost_store_doc *doc)
     return 0;
 }
 
+/* What roost_registry_ca_info answers, from a "cacert" document: status,
+ * autoRegistrationStatus, registrationConfig and the tag
+ * "roost:jitp_first_connect" (RegisterCACertificate's tags). */
+static struct roost_registry_ca_info *ca_info_from(const json_t *j)
+{
+    struct roost_registry_ca_info *ci = roost_xcalloc(1, sizeof(*ci));
+    const char *st = json_string_value(json_object_get(j, "status"));
+    const char *ar = json_string_value(json_object_get(j, "autoRegistrationStatus"));
+    const json_t *cfg = json_object_get(j, "registrationConfig");
+    ci->active = st && strcmp(st, "ACTIVE") == 0;
+    ci->auto_registration = ar && strcmp(ar, "ENABLE") == 0;
+    ci->has_template = json_is_string(json_object_get(cfg, "templateBody")) ||
+                       json_is_string(json_object_get(cfg, "templateName"));
+    ci->first_connect = -1;
+    size_t i;
+    json_t *tag;
+    json_array_foreach(json_object_get(j, "tags"), i, tag) {
+        const char *k = json_string_value(json_object_get(tag, "Key"));
+        const char *v = json_string_value(json_object_get(tag, "Value"));
+        if (!k || !v || strcmp(k, "roost:jitp_first_connect") != 0)
+            continue;
+        if (strcasecmp(v, "accept") == 0)
+            ci->first_connect = 1;
+        else if (strcasecmp(v, "reject") == 0)
+            ci->first_connect = 0;
+    }
+    return ci;
+}
+
+/* Every CA document: its PEM when ACTIVE, and its provisioning settings. */
+static int collect_ca(void *ud, const struct roost_store_doc *doc)
+{
+    struct load_ctx *ctx = ud;
+    int rc = collect_active_ca(ctx->ca_pems, doc);
+    json_t *j = json_loads(doc->body, 0, NULL);
+    if (j && ctx->ca_infos) {
+        void *old = roost_map_put(ctx->ca_infos, doc->name, strlen(doc->name), ca_info_from(j));
+        roost_free(old);
+    }
+    json_decref(j);
+    return rc;
+}
+
 static int load_all_txn(struct roost_store_txn *txn, void *ud)
 {
     struct load_ctx *ctx = ud;
@@ -720,7 +764,7 @@ static int load_all_txn(struct roost_store_txn *txn, void *ud)
         roost_free(rows.v[i].body);
     roost_free(rows.v);
     if (!rc)
-        rc = roost_store_doc_list(txn, "cacert", NULL, NULL, 0, collect_active_ca, ctx->ca_pems);
+        rc = roost_store_doc_list(txn, "cacert", NULL, NULL, 0, collect_ca, ctx);
     return rc;
 }
 
@@ -740,7 +784,7 @@ static int refresh_certs_txn(struct roost_store_txn *txn, void *ud)
 static int load_cas_txn(struct roost_store_txn *txn, void *ud)
 {
     struct load_ctx *ctx = ud;
-    return roost_store_doc_list(txn, "cacert", NULL, NULL, 0, collect_active_ca, ctx->ca_pems);
+    return roost_store_doc_list(txn, "cacert", NULL, NULL, 0, collect_ca, ctx);
 }
 
 static int cmp_str_ptr(const void *a, const void *b)
@@ -794,10 +838,13 @@ static char *build_trusted(const char *own, const struct roost_map *pems)
     return (char *)b.data;
 }
 
-/* Swaps in a new CA set (taking `pems`); bumps the generation if the
- * trusted PEM text changed. Caller holds the write lock. */
-static void install_cas(struct roost_registry *reg, struct roost_map *pems)
+/* Swaps in a new CA set (taking `pems` and `infos`); bumps the generation
+ * if the trusted PEM text changed. Caller holds the write lock. */
+static void install_cas(struct roost_registry *reg, struct roost_map *pems, struct roost_map *infos)
 {
+    map_free_values(&reg->ca_infos);
+    reg->ca_infos = *infos;
+    roost_map_init(infos);
     char *pem = build_trusted(reg->ca_pem, pems);
     map_free_values(&reg->ca_pems);
     reg->ca_pems = *pems;
@@ -822,10 +869,11 @@ int roost_registry_create(const struct roost_registry_config *cfg, struct roost_
                           struct roost_registry **out_reg)
 {
     struct roost_registry *reg = NULL;
-    struct roost_map pems;
+    struct roost_map pems, infos;
     int rc = 0;
     *out_reg = NULL;
     roost_map_init(&pems);
+    roost_map_init(&infos);
     if (!cfg || !store || !cfg->region || !*cfg->region || !cfg->account_id ||
         !*cfg->account_id)
         return ROOST_EINVAL;
@@ -849,17 +897,19 @@ int roost_registry_create(const struct roost_registry_config *cfg, struct roost_
     roost_map_init(&reg->cert_status);
     roost_map_init(&reg->cert_things);
     roost_map_init(&reg->ca_pems);
-    struct load_ctx ctx = {.reg = reg, .ca_pems = &pems};
+    roost_map_init(&reg->ca_infos);
+    struct load_ctx ctx = {.reg = reg, .ca_pems = &pems, .ca_infos = &infos};
     rc = roost_store_read(store, load_all_txn, &ctx);
     if (rc) {
         roost_log_error(SUB, "loading the registry caches: %s", roost_strerror(rc));
         goto out;
     }
-    install_cas(reg, &pems);
+    install_cas(reg, &pems, &infos);
     roost_log_info(SUB, "registry: %zu certificates, %zu active CA certificates",
                    reg->cert_status.count, reg->ca_pems.count);
 out:
     map_free_values(&pems);
+    map_free_values(&infos);
     if (rc) {
         roost_registry_destroy(reg);
         reg = NULL;
@@ -875,6 +925,7 @@ void roost_registry_destroy(struct roost_registry *reg)
     roost_map_cleanup(&reg->cert_status);
     map_free_values(&reg->cert_things);
     map_free_values(&reg->ca_pems);
+    map_free_values(&reg->ca_infos);
     roost_free(reg->trusted_pem);
     pthread_rwlock_destroy(&reg->lock);
     pthread_mutex_destroy(&reg->refresh_mu);
@@ -899,8 +950,9 @@ void roost_registry_apply_effects(struct roost_registry *reg,
         return;
     pthread_mutex_lock(&reg->refresh_mu);
     struct load_ctx ctx = {.reg = reg};
-    struct roost_map pems;
+    struct roost_map pems, infos;
     roost_map_init(&pems);
+    roost_map_init(&infos);
     int rc = 0;
     if (fx->n_certs) {
         ctx.states = roost_xcalloc(fx->n_certs, sizeof(*ctx.states));
@@ -922,17 +974,34 @@ void roost_registry_apply_effects(struct roost_registry *reg,
     }
     if (fx->cas_changed) {
         ctx.ca_pems = &pems;
+        ctx.ca_infos = &infos;
         rc = roost_store_read(reg->store, load_cas_txn, &ctx);
         if (rc) {
             roost_log_error(SUB, "refreshing CA certificates: %s", roost_strerror(rc));
         } else {
             pthread_rwlock_wrlock(&reg->lock);
-            install_cas(reg, &pems);
+            install_cas(reg, &pems, &infos);
             pthread_rwlock_unlock(&reg->lock);
         }
     }
     map_free_values(&pems);
+    map_free_values(&infos);
     pthread_mutex_unlock(&reg->refresh_mu);
+}
+
+bool roost_registry_ca_info(struct roost_registry *reg, const char *ca_id,
+                            struct roost_registry_ca_info *out)
+{
+    if (!reg || !ca_id || !out)
+        return false;
+    pthread_rwlock_rdlock(&reg->lock);
+    const struct roost_registry_ca_info *ci = roost_map_get(&reg->ca_infos, ca_id, strlen(ca_id));
+    if (ci)
+        *out = *ci;
+    pthread_rwlock_unlock(&reg->lock);
+    if (!ci)
+        memset(out, 0, sizeof(*out));
+    return ci != NULL;
 }
 
 enum roost_cert_status roost_registry_cert_status(struct roost_registry *reg, const char *cert_id)

@@ -208,7 +208,10 @@ int roost_registry_fleet_create_certificate(struct roost_registry *reg,
  * FLEET_PROVISIONING template, and that `token` is a live ownership token.
  * call->result = {"templateArn", "certificateId", "certificatePem",
  * "preProvisioningHook": {"targetArn", "payloadVersion"} (when set)}.
- * Nothing is written. */
+ * Nothing is written. Rejections (call->status / error_code): 400
+ * InvalidCertificateOwnershipToken (empty, unknown, used or expired token),
+ * 404 ResourceNotFound (no such template), 403 AccessDenied (template
+ * disabled), 400 InvalidParameters (not a FLEET_PROVISIONING template). */
 int roost_registry_fleet_prepare(struct roost_registry *reg, struct roost_store_txn *txn,
                                  const char *template_name, const char *token,
                                  struct roost_api_call *call);
@@ -218,14 +221,21 @@ int roost_registry_fleet_prepare(struct roost_registry *reg, struct roost_store_
  * strings, the device's parameters with any hook overrides merged; AWS::*
  * keys are dropped) plus AWS::IoT::Certificate::Id = the token's
  * certificate. call->result = {"deviceConfiguration": {...}, "thingName"}
- * (thingName absent when the template makes no thing). */
+ * (thingName absent when the template makes no thing). Rejections as for
+ * roost_registry_fleet_prepare, plus 400 InvalidParameters with the
+ * template engine's message when evaluation fails (the token stays
+ * usable), and the failing operation's error when applying fails. The
+ * template must provision the token's certificate; it ends with the
+ * template's Status. */
 int roost_registry_fleet_register_thing(struct roost_registry *reg, struct roost_store_txn *txn,
                                         const char *template_name, const char *token,
                                         const json_t *params, struct roost_api_call *call);
 
 /* Deletes ownership tokens past their expiry and the certificates they were
  * issued for when still PENDING_ACTIVATION (AWS deletes a fleet certificate
- * not activated within the hour). Run periodically by src/provision. */
+ * not activated within the hour). Run periodically by src/provision. The
+ * clock is call->now_ms (0: now). call->result = {"tokensDeleted",
+ * "certificatesDeleted"}. */
 int roost_registry_fleet_purge(struct roost_registry *reg, struct roost_store_txn *txn,
                                struct roost_api_call *call);
 

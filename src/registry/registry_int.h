@@ -15,6 +15,7 @@
 #define ROOST_REGISTRY_INT_H
 
 #include "registry/registry.h"
+#include "template/template.h"
 
 #include <pthread.h>
 
@@ -34,6 +35,8 @@ struct roost_registry {
     struct roost_map cert_status;  /* cert id -> (void *)(uintptr_t)enum roost_cert_status */
     struct roost_map cert_things;  /* cert id -> struct registry__names * (never empty) */
     struct roost_map ca_pems;      /* cacert id -> char * PEM, ACTIVE CAs only */
+    struct roost_map ca_infos;     /* cacert id -> struct roost_registry_ca_info *, every
+                                      registered CA (roost_registry_ca_info) */
     char *trusted_pem;             /* Roost's CA + ca_pems in id order */
     uint64_t ca_generation;        /* +1 whenever trusted_pem changes */
 };
@@ -250,5 +253,62 @@ int registry__cert_insert(struct roost_registry *reg, struct roost_store_txn *tx
  * ROOST_EMALFORMED / ROOST_ETOOBIG with the reason in err (what
  * MalformedPolicyException says). For provisioning templates too. */
 int registry__policy_check(const char *doc, char *err, size_t errcap);
+
+/* ==== Provisioning (ops_templates.c, ops_provision.c) ==================== */
+
+#define REGISTRY_TEMPLATE_KIND "provtemplate" /* <templateName>, versions inside */
+#define REGISTRY_TOKEN_KIND "fleettoken"      /* <SHA-256 hex of an ownership token> */
+
+REGISTRY_OP_DECL(registry__op_create_provisioning_template);
+REGISTRY_OP_DECL(registry__op_describe_provisioning_template);
+REGISTRY_OP_DECL(registry__op_list_provisioning_templates);
+REGISTRY_OP_DECL(registry__op_update_provisioning_template);
+REGISTRY_OP_DECL(registry__op_delete_provisioning_template);
+REGISTRY_OP_DECL(registry__op_create_provisioning_template_version);
+REGISTRY_OP_DECL(registry__op_describe_provisioning_template_version);
+REGISTRY_OP_DECL(registry__op_list_provisioning_template_versions);
+REGISTRY_OP_DECL(registry__op_delete_provisioning_template_version);
+REGISTRY_OP_DECL(registry__op_register_thing);
+
+/* AWS's template name: ^[0-9A-Za-z_-]+$, 1..36 characters. */
+bool registry__template_name_ok(const char *s);
+/* Loads "provtemplate"/<name> (ROOST_ENOTFOUND untouched, as registry__doc_load). */
+int registry__template_load(struct roost_api_call *call, struct roost_store_txn *txn,
+                            const char *name, json_t **out_doc, int64_t *out_version);
+/* The templateBody of version `version_id` of a template document (0: the
+ * default version), or NULL. Points into `doc`. */
+const char *registry__template_body(const json_t *doc, int64_t version_id);
+/* Parses `body` as a template of `type`; on failure InvalidRequestException
+ * "<prefix>: <the engine's one-line error>". */
+int registry__template_check_body(struct roost_api_call *call, const char *body,
+                                  enum roost_template_type type, const char *prefix);
+
+/*
+ * Applies an evaluated template inside the call's transaction, through the
+ * same operation functions the API runs (so registry events, effects and
+ * validation stay those of CreateThing, AttachPolicy, ...):
+ *  - thing: created when absent (its type, groups and billing group must
+ *    exist: ResourceNotFoundException naming the one missing); an existing
+ *    thing gets each property per its OverrideSettings: DO_NOTHING keeps it,
+ *    REPLACE replaces it, MERGE (attributes, groups) adds to it, FAIL fails
+ *    with ResourceConflictsException 409 when the value differs. The billing
+ *    group of an existing thing is set only when it has none.
+ *  - certificate: by id (must exist; `provisioned_cert`, when set, is the
+ *    certificate being provisioned: the id must be it, and it gets the
+ *    template's Status whatever its override); other existing certificates
+ *    change status only per the Status override. CSR: issued by Roost's CA;
+ *    PEM: registered (an already registered PEM is used as by id).
+ *  - policies: an existing one by name, or the inline document created
+ *    under its (generated) name when absent, checked with
+ *    registry__policy_check; each attached to the certificate.
+ *  - the certificate attached to the thing.
+ * Any failure fails the call with a message naming the template resource
+ * (its logical name) and the reason. *out_applied (caller frees) =
+ * {thingName, thingArn, certificateId, certificateArn, certificatePem,
+ * policyArns: [...]}, members absent for resources the plan lacks.
+ */
+int registry__template_apply(struct roost_registry *reg, struct roost_store_txn *txn,
+                             struct roost_api_call *call, const struct roost_template_plan *plan,
+                             const char *provisioned_cert, json_t **out_applied);
 
 #endif /* ROOST_REGISTRY_INT_H */

@@ -808,6 +808,14 @@ ROOST_TEST(register_ca_certificate_and_devices)
     CHECK_EQ(api("PUT", path, NULL, "{\"registrationConfig\":{\"templateName\":\"bad name\"}}"),
              400);
     CHECK_EQ(api("PUT", path, NULL, "{\"registrationConfig\":{\"roleArn\":\"short\"}}"), 400);
+    /* templateName must name an existing JITP template (ops_templates.c). */
+    CHECK_EQ(api("PUT", path, NULL, "{\"registrationConfig\":{\"templateName\":\"jitp-1\"}}"),
+             404);
+    REQUIRE_EQ(api("POST", "/provisioning-templates", NULL,
+                   "{\"templateName\":\"jitp-1\",\"type\":\"JITP\","
+                   "\"templateBody\":\"{\\\"Resources\\\":{}}\","
+                   "\"provisioningRoleArn\":\"arn:aws:iam::123456789012:role/JITPRole\"}"),
+               200);
     CHECK_EQ(api("PUT", path, NULL, "{\"registrationConfig\":{\"templateName\":\"jitp-1\"}}"),
              200);
     CHECK(last_cas_changed);
