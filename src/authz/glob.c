@@ -31,9 +31,24 @@ bool authz__glob(const uint8_t *p, size_t pn, const uint8_t *s, size_t sn)
     size_t pi = 0, si = 0;
     size_t star_p = SIZE_MAX, star_s = 0;
     while (si < sn) {
+        /* Runs of literal bytes, the bulk of a per-thing pattern, in a
+         * tight loop (the wildcard bytes never equal a name byte here). */
+        while (pi < pn && si < sn && p[pi] == s[si] && p[pi] < AUTHZ_QMARK) {
+            pi++;
+            si++;
+        }
+        if (si == sn)
+            break;
         if (pi < pn) {
             uint8_t c = p[pi];
             if (c == AUTHZ_STAR) {
+                /* A trailing `*` takes whatever is left ("things/x/" then
+                 * anything, or the allow-all "*"): no walk to the end. */
+                size_t q = pi + 1;
+                while (q < pn && p[q] == AUTHZ_STAR)
+                    q++;
+                if (q == pn)
+                    return true;
                 star_p = pi++;
                 star_s = si;
                 continue;
@@ -223,13 +238,33 @@ bool authz__pat_match(const struct authz_pat *pat, enum roost_authz_rtype t, con
                       size_t len)
 {
     const uint32_t *st = pat->starts + pat->first[t];
-    for (uint32_t i = 0; i < pat->count[t]; i++) {
+    int probed = -1;     /* the literal last looked for with memchr, and ... */
+    bool present = false; /* ... whether the name holds it */
+    /* Latest start first: that is the one after a fully literal prefix
+     * ("topic/" then the name), which decides most checks by itself. */
+    for (uint32_t i = pat->count[t]; i-- > 0;) {
         /* The pattern's literal end must be the name's end: a cheap refusal
          * before the glob (a Deny on ".../admin" against every topic). */
         uint32_t rest = pat->len - st[i];
         uint32_t tail = ROOST_MIN(pat->tail, rest);
-        if (len < tail || memcmp(name + len - tail, pat->tok + pat->len - tail, tail) != 0)
+        if (tail && (len < tail || memcmp(name + len - tail, pat->tok + pat->len - tail, tail)))
             continue;
+        /* A start inside a `*` of the prefix (pattern "arn:aws:iot:*:*:topic/x"
+         * leaves "*:topic/x" to match the name) only matches a name that
+         * holds the literal after the stars; names rarely hold that ':', and
+         * memchr refuses them in a few ns instead of a glob pass over the
+         * whole name. Such starts come in runs with the same literal. */
+        uint32_t k = st[i];
+        while (k < pat->len && pat->tok[k] == AUTHZ_STAR)
+            k++;
+        if (k > st[i] && k < pat->len && pat->tok[k] != AUTHZ_QMARK) {
+            if (probed != pat->tok[k]) {
+                probed = pat->tok[k];
+                present = memchr(name, probed, len) != NULL;
+            }
+            if (!present)
+                continue;
+        }
         if (authz__glob(pat->tok + st[i], rest, (const uint8_t *)name, len))
             return true;
     }

@@ -705,9 +705,13 @@ out:
 
 /* ==== Attachments ========================================================= */
 
-/* A policy target: a certificate or a thing group, from its ARN. */
+/* A policy target: a certificate or a thing group, from its ARN, or
+ * Roost's principal "anonymous" (clients of plain listeners, which have
+ * no certificate; roostd's policies.c reads the same links). */
+#define ANONYMOUS_TARGET "anonymous"
+
 struct target {
-    const char *kind;              /* "cert" or "thinggroup" */
+    const char *kind;              /* "cert", "thinggroup" or "anonymous" */
     char name[REGISTRY_NAME_MAX + 1];
 };
 
@@ -719,6 +723,11 @@ static int parse_target(struct roost_api_call *call, const char *arn, struct tar
     if (!arn || !*arn)
         return ROOST_API_INVALID(call, "1 validation error detected: Value null at 'target' "
                                        "failed to satisfy constraint: Member must not be null");
+    if (strcmp(arn, ANONYMOUS_TARGET) == 0) {
+        t->kind = ANONYMOUS_TARGET;
+        snprintf(t->name, sizeof(t->name), "%s", ANONYMOUS_TARGET);
+        return 0;
+    }
     const char *p = arn;
     bool is_arn = strncmp(arn, "arn:", 4) == 0;
     for (int i = 0; is_arn && i < 5; i++) {
@@ -734,7 +743,7 @@ static int parse_target(struct roost_api_call *call, const char *arn, struct tar
     if (!is_arn || !p)
         return ROOST_API_INVALID(call,
                                  "The target %.300s is not a certificate or thing group ARN "
-                                 "(Cognito identities are not supported)",
+                                 "or \"anonymous\" (Cognito identities are not supported)",
                                  arn);
     if (strncmp(p, "cert/", 5) == 0) {
         char id[65];
@@ -761,6 +770,8 @@ static int target_must_exist(struct roost_api_call *call, struct roost_store_txn
                              const struct target *t, const char *arn)
 {
     struct roost_store_doc doc;
+    if (strcmp(t->kind, ANONYMOUS_TARGET) == 0)
+        return 0; /* always there: it has no document */
     int rc = roost_store_doc_get(txn, t->kind, t->name, &doc);
     if (rc == ROOST_ENOTFOUND)
         return ROOST_API_NOT_FOUND(call, "The target %.300s does not exist", arn);
@@ -992,7 +1003,9 @@ static int target_cb(void *ud, const struct roost_store_link *l)
         return 0;
     }
     char arn[REGISTRY_ARN_MAX];
-    if (roost_registry_arn(tp->reg, l->from_kind, l->from_name, arn, sizeof(arn)) != 0)
+    if (strcmp(l->from_kind, ANONYMOUS_TARGET) == 0)
+        snprintf(arn, sizeof(arn), "%s", ANONYMOUS_TARGET); /* no ARN: its own name */
+    else if (roost_registry_arn(tp->reg, l->from_kind, l->from_name, arn, sizeof(arn)) != 0)
         return ROOST_EINVAL;
     json_array_append_new(tp->list, json_string(arn));
     snprintf(tp->last, sizeof(tp->last), "%s", l->from_name);

@@ -675,6 +675,8 @@ int registry__op_create_thing(struct roost_registry *reg, struct roost_store_txn
         rc = link_add(call, txn, "billing", "thing", name, "billinggroup", billing);
     if (!rc)
         rc = registry__event_thing(reg, txn, call, "CREATED", name);
+    if (!rc && type)
+        rc = registry__event_type_association(reg, txn, call, "CREATED", name, type);
     if (rc)
         goto out;
     thing_ids_result(call, doc);
@@ -923,6 +925,10 @@ int registry__op_update_thing(struct roost_registry *reg, struct roost_store_txn
         rc = link_add(call, txn, "type", "thing", name, "thingtype", new_type);
     if (!rc)
         rc = registry__event_thing(reg, txn, call, "UPDATED", name);
+    if (!rc && old_type_copy[0] && (change_type || remove_type))
+        rc = registry__event_type_association(reg, txn, call, "DELETED", name, old_type_copy);
+    if (!rc && change_type)
+        rc = registry__event_type_association(reg, txn, call, "CREATED", name, new_type);
     if (rc)
         goto out;
     call->effects.things_changed = true;
@@ -1105,6 +1111,8 @@ int registry__op_create_thing_type(struct roost_registry *reg, struct roost_stor
         if (rc == ROOST_ECONFLICT)
             rc = registry__store_fail(call, rc, "thingtype");
         if (!rc)
+            rc = registry__event_thing_type(reg, txn, call, "CREATED", name);
+        if (!rc)
             call->effects.things_changed = true;
     }
     if (rc)
@@ -1235,6 +1243,8 @@ int registry__op_deprecate_thing_type(struct roost_registry *reg, struct roost_s
     rc = registry__doc_store(call, txn, "thingtype", name, doc, version, NULL);
     if (rc == ROOST_ECONFLICT || rc == ROOST_ENOTFOUND)
         rc = registry__store_fail(call, rc, "thingtype");
+    if (!rc) /* AWS reports (un)deprecation as an update */
+        rc = registry__event_thing_type(reg, txn, call, "UPDATED", name);
     if (!rc)
         call->effects.things_changed = true;
 out:
@@ -1272,6 +1282,8 @@ int registry__op_delete_thing_type(struct roost_registry *reg, struct roost_stor
                                "Can not delete thing type %s: things are still associated with "
                                "it (e.g. %s)",
                                name, f.name);
+    if (!rc) /* before the delete: the event reports the type's last state */
+        rc = registry__event_thing_type(reg, txn, call, "DELETED", name);
     if (!rc)
         rc = store_del(call, txn, "thingtype", name);
     if (!rc)
@@ -1422,6 +1434,10 @@ int registry__op_create_thing_group(struct roost_registry *reg, struct roost_sto
         rc = registry__store_fail(call, rc, "thinggroup");
     if (!rc && parent)
         rc = link_add(call, txn, "parent", "thinggroup", name, "thinggroup", parent);
+    if (!rc)
+        rc = registry__event_thing_group(reg, txn, call, "CREATED", name);
+    if (!rc && parent)
+        rc = registry__event_hierarchy(reg, txn, call, "ADDED", parent, name);
     if (rc)
         goto out;
     group_ids_result(call, doc);
@@ -1633,6 +1649,8 @@ int registry__op_update_thing_group(struct roost_registry *reg, struct roost_sto
         json_object_set_new(cur, "attributePayload", np);
     }
     rc = store_group_update(call, txn, "thinggroup", name, doc, version);
+    if (!rc)
+        rc = registry__event_thing_group(reg, txn, call, "UPDATED", name);
 out:
     json_decref(props);
     json_decref(doc);
@@ -1660,6 +1678,12 @@ int registry__op_delete_thing_group(struct roost_registry *reg, struct roost_sto
                                "Cannot delete thing group : %s when there are still child groups "
                                "attached to it",
                                name);
+    const char *parent = json_string_value(
+        json_object_get(json_object_get(doc, "thingGroupMetadata"), "parentGroupName"));
+    if (!rc && parent) /* before the delete: both groups still exist */
+        rc = registry__event_hierarchy(reg, txn, call, "REMOVED", parent, name);
+    if (!rc)
+        rc = registry__event_thing_group(reg, txn, call, "DELETED", name);
     if (!rc)
         rc = store_del(call, txn, "thinggroup", name);
     if (!rc) {

@@ -201,6 +201,25 @@ int registry__event_thing(struct roost_registry *reg, struct roost_store_txn *tx
 int registry__event_membership(struct roost_registry *reg, struct roost_store_txn *txn,
                                struct roost_api_call *call, const char *operation,
                                const char *thing, const char *group);
+/* THING_TYPE ("CREATED", "UPDATED" (deprecate, undeprecate), "DELETED")
+ * and THING_GROUP ("CREATED", "UPDATED", "DELETED") events, when enabled:
+ * like registry__event_thing, after the write, or before the delete. */
+int registry__event_thing_type(struct roost_registry *reg, struct roost_store_txn *txn,
+                               struct roost_api_call *call, const char *operation,
+                               const char *name);
+int registry__event_thing_group(struct roost_registry *reg, struct roost_store_txn *txn,
+                                struct roost_api_call *call, const char *operation,
+                                const char *name);
+/* THING_TYPE_ASSOCIATION ("CREATED" when a thing gets type `type`,
+ * "DELETED" when it loses it); the thing must exist. */
+int registry__event_type_association(struct roost_registry *reg, struct roost_store_txn *txn,
+                                     struct roost_api_call *call, const char *operation,
+                                     const char *thing, const char *type);
+/* THING_GROUP_HIERARCHY ("ADDED", "REMOVED") of child under parent; both
+ * groups must exist (call before deleting the child). */
+int registry__event_hierarchy(struct roost_registry *reg, struct roost_store_txn *txn,
+                              struct roost_api_call *call, const char *operation,
+                              const char *parent, const char *child);
 /* Frees the call's events (registry.c's cleanup and rollback paths). */
 void registry__events_clear(struct roost_registry_effects *fx);
 

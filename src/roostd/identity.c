@@ -68,6 +68,7 @@ enum roost_net_verdict roostd_verify_client(void *ud, const struct roost_net_cli
 void roostd_on_registry_effects(void *ud, const struct roost_registry_effects *fx)
 {
     struct roostd *d = ud;
+    roostd_policies_invalidate(d, fx); /* before the re-resolves it triggers */
     if (fx->policies_changed || fx->things_changed)
         roost_broker_policies_changed(d->broker);
     for (size_t i = 0; i < fx->n_certs; i++) {
@@ -130,6 +131,12 @@ void roostd_metrics(void *ud, struct roost_buf *out)
     metric(out, "roost_mqtt_messages_dropped_total", "counter",
            "deliveries dropped (queue limit, slow consumer, packet size)", bs.msgs_dropped);
     metric(out, "roost_mqtt_retained_messages", "gauge", "retained messages", bs.retained);
+    metric(out, "roost_authz_cache_hits_total", "counter",
+           "policy resolutions served from the compiled-policy cache",
+           atomic_load(&d->authz_cache_hits));
+    metric(out, "roost_authz_cache_misses_total", "counter",
+           "policy resolutions that compiled the principal's policies",
+           atomic_load(&d->authz_cache_misses));
     metric(out, "roost_store_commits_total", "counter", "store transactions committed", ss.commits);
     metric(out, "roost_store_ops_total", "counter", "store operations applied", ss.ops);
 }

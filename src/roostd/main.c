@@ -523,10 +523,28 @@ int main(int argc, char **argv)
            ports[2], ports[3], cfg.data_dir, pki_dir, ROOST_PKI_ROOT_CERT);
     fflush(stdout);
     roost_log_info("roostd", "serving with %u event loops", cfg.threads);
-    if (ports[2] || ports[3])
-        roost_log_warn("roostd", "plain listener%s open (mqtt=%d ws=%d): clients there act as "
-                                 "'anonymous' and are ALLOWED EVERYTHING (development only)",
-                       ports[2] && ports[3] ? "s" : "", ports[2], ports[3]);
+    if (ports[2] || ports[3]) {
+        /* Clients without a certificate are the principal "anonymous":
+         * bound by the policies attached to it, or, with none attached,
+         * allowed everything (policies.c says when that changes live). */
+        size_t n_anon = 0;
+        int arc = roostd_anonymous_policies(&d, &n_anon);
+        if (arc)
+            roost_log_error("roostd", "cannot read the policies of 'anonymous': %s",
+                            roost_strerror(arc));
+        else if (n_anon == 0)
+            roost_log_warn("roostd",
+                           "plain listener%s open (mqtt=%d ws=%d) and no policy is attached to "
+                           "principal 'anonymous': clients there are ALLOWED EVERYTHING "
+                           "(development only; AttachPolicy with target \"anonymous\" ends this)",
+                           ports[2] && ports[3] ? "s" : "", ports[2], ports[3]);
+        else
+            roost_log_info("roostd",
+                           "plain listener%s open (mqtt=%d ws=%d): clients there are principal "
+                           "'anonymous', bound by its %zu attached polic%s",
+                           ports[2] && ports[3] ? "s" : "", ports[2], ports[3], n_anon,
+                           n_anon == 1 ? "y" : "ies");
+    }
     if (cfg.allow_unregistered_certs)
         roost_log_warn("roostd", "allow_unregistered_certs is on: any certificate of a trusted "
                                  "CA connects without being registered (development only)");
@@ -541,12 +559,14 @@ int main(int argc, char **argv)
 out:
     /* After the loops stopped (no new request) and before the store closes
      * (requests already submitted are answered or dropped). */
+    roost_provision_destroy(d.provision);
     roost_shadow_service_destroy(d.shadow);
     roost_broker_destroy(d.broker);
     roost_net_destroy(d.net);
     roost_api_destroy(api);
     roost_api_credentials_cleanup(&creds);
     roost_store_close(d.store);
+    roostd_policies_cleanup(&d); /* the writer thread, its only user, has stopped */
     roost_registry_destroy(d.registry);
     roost_pki_ca_free(d.ca);
     roost_free(ca_pem);

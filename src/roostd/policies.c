@@ -1,7 +1,7 @@
 /*
  * policies.c - finds, compiles and binds the AWS IoT policies of a
  * connecting client for the broker (roost_broker_set_authorizer). The
- * lookup is one read transaction on the store's writer thread, so it never
+ * lookup runs in a transaction on the store's writer thread, so it never
  * blocks an event loop and sees committed registry state:
  *
  *   the certificate's policies ("policy" links from cert/<id>), and, when
@@ -11,9 +11,22 @@
  *   the thing's type and attributes and the certificate's subject, issuer
  *   and SAN fields, for policy variables.
  *
- * Principals outside the policy model are allowed everything, loudly: the
- * anonymous principal of plain listeners, and unregistered certificates
- * under the allow_unregistered_certs development setting.
+ * Connections on plain listeners carry no certificate: they are the
+ * principal "anonymous", whose policies are attached like a certificate's
+ * (AttachPolicy with target "anonymous", stored as "policy" links from
+ * anonymous/anonymous). With nothing attached to it, anonymous is allowed
+ * everything, loudly (a development convenience); unregistered
+ * certificates under allow_unregistered_certs are allowed everything too.
+ *
+ * Compiling is the expensive part (JSON, patterns, certificate parsing:
+ * tens of microseconds), so the compiled, unbound policy set and the
+ * principal's registry facts are cached per principal (certificate + the
+ * thing its client id names, or anonymous). Any registry change that can
+ * alter them (policies, versions, attachments, things, groups, memberships,
+ * certificates) bumps a generation (roostd_policies_invalidate, from the
+ * registry effects) and the whole cache is dropped at the next lookup.
+ * Binding stays per connection. The cache belongs to the writer thread: it
+ * is only touched inside resolve transactions, so it needs no lock.
  */
 #include "roostd.h"
 
@@ -29,7 +42,8 @@ struct resolve_job {
     struct roostd *d;
     struct roost_broker_authz_request *req;
     char client_id[129];
-    char cert_id[65];
+    char cert_id[65];             /* "" for anonymous */
+    bool anonymous;
     char source_ip[64];
     char *will_topic;
     bool persistent;
@@ -39,8 +53,30 @@ struct resolve_job {
     char *groups[MAX_GROUPS];
     size_t n_groups;
     bool thing_attached;
+    bool allow_all;               /* anonymous with no policy attached */
     struct roost_authz_bound *bound;
 };
+
+/* What the cache keeps for one principal: everything a bind needs except
+ * the connection's own facts (client id, source IP, connect attributes). */
+struct principal {
+    bool allow_all;                    /* anonymous with nothing attached */
+    struct roost_authz_policy *policy; /* NULL: did not compile (deny all) */
+    char *thing_type;                  /* NULL: no thing, or untyped */
+    struct roost_authz_attr *attrs;    /* names and values owned */
+    size_t n_attrs;
+    bool have_info;
+    struct roost_pki_cert_info info;   /* owns the strings cert_vars points at */
+    struct roost_authz_cert cert_vars;
+};
+
+/* The link principal policies hang from for the anonymous principal
+ * (ops_policies.c writes them under the same names). */
+#define ANON_KIND "anonymous"
+#define ANON_NAME "anonymous"
+/* A cache past this many principals is dropped whole: memory stays
+ * bounded and a refill costs one compile per active principal. */
+#define CACHE_MAX 8192
 
 static void add_unique(char **list, size_t *n, size_t cap, const char *name)
 {
@@ -110,54 +146,111 @@ static void fill_cert_vars(const struct roost_pki_cert_info *info, struct roost_
     cv->not_after = info->not_after;
 }
 
-/* Runs inside a store transaction on the writer thread. */
-static int resolve_in_txn(struct roost_store_txn *txn, void *ud)
+static void principal_free(struct principal *pr)
 {
-    struct resolve_job *j = ud;
-    struct roostd *d = j->d;
+    if (!pr)
+        return;
+    roost_authz_policy_unref(&pr->policy);
+    roost_free(pr->thing_type);
+    for (size_t i = 0; i < pr->n_attrs; i++) {
+        roost_free((char *)pr->attrs[i].name);
+        roost_free((char *)pr->attrs[i].value);
+    }
+    roost_free(pr->attrs);
+    if (pr->have_info)
+        roost_pki_cert_info_cleanup(&pr->info);
+    roost_free(pr);
+}
+
+static void cache_clear(struct roostd *d)
+{
+    size_t pos = 0;
+    struct roost_str key;
+    void *value;
+    while (roost_map_next(&d->authz_cache, &pos, &key, &value))
+        principal_free(value);
+    roost_map_cleanup(&d->authz_cache);
+}
+
+/* A store read's failure that must not be cached as the principal's truth:
+ * anything but "not there". Keeps the first in *first. */
+static int store_failed(int *first, int rc)
+{
+    if (rc && rc != ROOST_ENOTFOUND && !*first)
+        *first = rc;
+    return rc;
+}
+
+/* The thing's type and attributes, copied into the principal. */
+static int read_thing(struct roost_store_txn *txn, const char *name, struct principal *pr)
+{
     struct roost_store_doc doc;
-    json_t *thing = NULL;
+    int rc = roost_store_doc_get(txn, "thing", name, &doc);
+    if (rc)
+        return rc == ROOST_ENOTFOUND ? 0 : rc;
+    json_t *thing = json_loads(doc.body, 0, NULL);
+    json_t *t = json_object_get(thing, "thingTypeName");
+    if (json_is_string(t))
+        pr->thing_type = roost_xstrdup(json_string_value(t));
+    json_t *a = json_object_get(thing, "attributes");
+    const char *k;
+    json_t *v;
+    if (json_is_object(a) && json_object_size(a))
+        pr->attrs = roost_xcalloc(json_object_size(a), sizeof(*pr->attrs));
+    json_object_foreach(a, k, v) {
+        if (pr->n_attrs < MAX_ATTRS && json_is_string(v))
+            pr->attrs[pr->n_attrs++] =
+                (struct roost_authz_attr){roost_xstrdup(k), roost_xstrdup(json_string_value(v))};
+    }
+    json_decref(thing);
+    return 0;
+}
+
+/* Reads and compiles a principal's policies (j->policy_names) and facts.
+ * A store failure returns its code and no principal: a partial policy set
+ * must not be cached (nor used: the connection is denied). */
+static int principal_load(struct roost_store_txn *txn, struct resolve_job *j,
+                          struct principal **out)
+{
+    struct roostd *d = j->d;
+    struct principal *pr = roost_xcalloc(1, sizeof(*pr));
+    int failed = 0;
     struct roost_authz_doc docs[MAX_POLICIES];
     json_t *policy_json[MAX_POLICIES] = {0};
     size_t n_docs = 0;
-    struct roost_authz_attr attrs[MAX_ATTRS];
-    size_t n_attrs = 0;
-    struct roost_pki_cert_info info;
-    struct roost_authz_cert cert_vars;
-    bool have_info = false;
-    struct roost_authz_policy *policy = NULL;
+    struct roost_store_doc doc;
     char err[256] = "";
-    int rc;
 
-    roost_store_link_list(txn, "policy", "cert", j->cert_id, "policy", NULL, NULL, 0,
-                          collect_policy, j);
-    roost_store_link_list(txn, "principal", "thing", NULL, "cert", j->cert_id, NULL, 0, find_thing,
-                          j);
-    const char *thing_type = NULL;
-    if (j->thing_attached) {
-        if (roost_store_doc_get(txn, "thing", j->client_id, &doc) == 0)
-            thing = json_loads(doc.body, 0, NULL);
-        json_t *t = thing ? json_object_get(thing, "thingTypeName") : NULL;
-        thing_type = json_is_string(t) ? json_string_value(t) : NULL;
-        json_t *a = thing ? json_object_get(thing, "attributes") : NULL;
-        const char *k;
-        json_t *v;
-        json_object_foreach(a, k, v) {
-            if (n_attrs < MAX_ATTRS && json_is_string(v))
-                attrs[n_attrs++] = (struct roost_authz_attr){k, json_string_value(v)};
+    if (j->anonymous) {
+        store_failed(&failed, roost_store_link_list(txn, "policy", ANON_KIND, ANON_NAME, "policy",
+                                                    NULL, NULL, 0, collect_policy, j));
+        if (!failed && j->n_policies == 0) {
+            pr->allow_all = true;
+            *out = pr;
+            return 0;
         }
-        /* The thing's groups and their ancestors, then their policies. */
-        roost_store_link_list(txn, "member", "thing", j->client_id, "thinggroup", NULL, NULL, 0,
-                              collect_group, j);
-        for (size_t g = 0; g < j->n_groups; g++)
-            roost_store_link_list(txn, "parent", "thinggroup", j->groups[g], "thinggroup", NULL,
-                                  NULL, 0, collect_group, j);
-        for (size_t g = 0; g < j->n_groups; g++)
-            roost_store_link_list(txn, "policy", "thinggroup", j->groups[g], "policy", NULL, NULL,
-                                  0, collect_policy, j);
+    } else {
+        store_failed(&failed, roost_store_link_list(txn, "policy", "cert", j->cert_id, "policy",
+                                                    NULL, NULL, 0, collect_policy, j));
     }
-    for (size_t i = 0; i < j->n_policies; i++) {
-        if (roost_store_doc_get(txn, "policy", j->policy_names[i], &doc) != 0)
+    if (j->thing_attached) {
+        store_failed(&failed, read_thing(txn, j->client_id, pr));
+        /* The thing's groups and their ancestors, then their policies. */
+        store_failed(&failed, roost_store_link_list(txn, "member", "thing", j->client_id,
+                                                    "thinggroup", NULL, NULL, 0, collect_group,
+                                                    j));
+        for (size_t g = 0; g < j->n_groups; g++)
+            store_failed(&failed, roost_store_link_list(txn, "parent", "thinggroup",
+                                                        j->groups[g], "thinggroup", NULL, NULL,
+                                                        0, collect_group, j));
+        for (size_t g = 0; g < j->n_groups; g++)
+            store_failed(&failed, roost_store_link_list(txn, "policy", "thinggroup",
+                                                        j->groups[g], "policy", NULL, NULL, 0,
+                                                        collect_policy, j));
+    }
+    for (size_t i = 0; i < j->n_policies && !failed; i++) {
+        /* Not found: deleted since the link was read; nothing to enforce. */
+        if (store_failed(&failed, roost_store_doc_get(txn, "policy", j->policy_names[i], &doc)))
             continue;
         policy_json[n_docs] = json_loads(doc.body, 0, NULL);
         json_t *text = policy_json[n_docs] ? json_object_get(policy_json[n_docs], "policyDocument")
@@ -171,45 +264,112 @@ static int resolve_in_txn(struct roost_store_txn *txn, void *ud)
                                                 json_string_length(text)};
         n_docs++;
     }
-    if (roost_store_doc_get(txn, "cert", j->cert_id, &doc) == 0) {
+    if (!failed && !j->anonymous &&
+        store_failed(&failed, roost_store_doc_get(txn, "cert", j->cert_id, &doc)) == 0) {
         json_t *c = json_loads(doc.body, 0, NULL);
         json_t *pem = c ? json_object_get(c, "certificatePem") : NULL;
         if (json_is_string(pem) &&
-            roost_pki_cert_info(json_string_value(pem), json_string_length(pem), &info) == 0) {
-            fill_cert_vars(&info, &cert_vars);
-            have_info = true;
+            roost_pki_cert_info(json_string_value(pem), json_string_length(pem), &pr->info) == 0) {
+            fill_cert_vars(&pr->info, &pr->cert_vars);
+            pr->have_info = true;
         }
         json_decref(c);
     }
-
-    rc = roost_authz_compile(docs, n_docs, d->region, d->account_id, &policy, err, sizeof(err));
-    if (rc) {
-        roost_log_warn("authz", "policies of certificate %.12s do not compile (%s): denying",
-                       j->cert_id, err);
-    } else {
-        struct roost_authz_ctx ctx = {
-            .client_id = j->client_id,
-            .thing_name = j->thing_attached ? j->client_id : NULL,
-            .thing_type = thing_type,
-            .thing_attached = j->thing_attached,
-            .thing_attrs = attrs,
-            .n_thing_attrs = n_attrs,
-            .cert = have_info ? &cert_vars : NULL,
-            .source_ip = j->source_ip,
-            .has_connect_attrs = true,
-            .connect_attrs = (j->persistent ? ROOST_AUTHZ_CONNECT_PERSISTENT : 0) |
-                             (j->will_topic ? ROOST_AUTHZ_CONNECT_LAST_WILL : 0),
-            .last_will_topic = j->will_topic,
-        };
-        if (roost_authz_bind(policy, &ctx, &j->bound))
-            j->bound = NULL;
+    if (failed) {
+        for (size_t i = 0; i < n_docs; i++)
+            json_decref(policy_json[i]);
+        principal_free(pr);
+        return failed;
     }
-    roost_authz_policy_unref(&policy);
-    if (have_info)
-        roost_pki_cert_info_cleanup(&info);
+    if (roost_authz_compile(docs, n_docs, d->region, d->account_id, &pr->policy, err,
+                            sizeof(err)) != 0) {
+        pr->policy = NULL;
+        roost_log_warn("authz", "policies of %s%.12s do not compile (%s): denying",
+                       j->anonymous ? "principal " : "certificate ",
+                       j->anonymous ? ANON_NAME : j->cert_id, err);
+    }
     for (size_t i = 0; i < n_docs; i++)
         json_decref(policy_json[i]);
-    json_decref(thing);
+    *out = pr;
+    return 0;
+}
+
+/* Records what the anonymous principal is as of generation `gen` (state
+ * first: roostd_resolve_policies trusts it once it sees the generation),
+ * and says when it changes between allowed-everything and policy-bound, so
+ * the log tells when enforcement began or ended. */
+static void note_anonymous(struct roostd *d, bool allow_all, uint64_t gen)
+{
+    int state = allow_all ? 1 : 2;
+    int was = atomic_exchange(&d->anonymous_state, state);
+    atomic_store(&d->anonymous_generation, gen);
+    if (was == state)
+        return;
+    if (allow_all)
+        roost_log_warn("authz", "no policy is attached to principal 'anonymous': plain-listener "
+                                "clients are ALLOWED EVERYTHING (development only)");
+    else
+        roost_log_info("authz", "policies attached to principal 'anonymous' are now enforced on "
+                                "plain-listener clients");
+}
+
+/* Runs inside a store transaction on the writer thread. */
+static int resolve_in_txn(struct roost_store_txn *txn, void *ud)
+{
+    struct resolve_job *j = ud;
+    struct roostd *d = j->d;
+    char key[65 + 130];
+
+    uint64_t gen = atomic_load(&d->authz_generation);
+    if (gen != d->authz_cache_generation || d->authz_cache.count >= CACHE_MAX) {
+        cache_clear(d);
+        d->authz_cache_generation = gen;
+    }
+    if (j->anonymous) {
+        snprintf(key, sizeof(key), "%s", ANON_NAME);
+    } else {
+        int rc = roost_store_link_list(txn, "principal", "thing", NULL, "cert", j->cert_id, NULL,
+                                       0, find_thing, j);
+        if (rc)
+            return rc; /* resolve_done logs it; the connection is denied */
+        /* The thing a client id names is part of the principal: its groups'
+         * policies and its variables apply only then. */
+        snprintf(key, sizeof(key), "%s/%s", j->cert_id, j->thing_attached ? j->client_id : "");
+    }
+    struct principal *pr = roost_map_get(&d->authz_cache, key, strlen(key));
+    if (pr) {
+        atomic_fetch_add(&d->authz_cache_hits, 1);
+    } else {
+        atomic_fetch_add(&d->authz_cache_misses, 1);
+        int rc = principal_load(txn, j, &pr);
+        if (rc)
+            return rc; /* nothing cached: the next connection reads again */
+        roost_map_put(&d->authz_cache, key, strlen(key), pr);
+    }
+    if (j->anonymous)
+        note_anonymous(d, pr->allow_all, gen);
+    if (pr->allow_all) {
+        j->allow_all = true;
+        return 0;
+    }
+    if (!pr->policy)
+        return 0; /* j->bound stays NULL: everything denied */
+    struct roost_authz_ctx ctx = {
+        .client_id = j->client_id,
+        .thing_name = j->thing_attached ? j->client_id : NULL,
+        .thing_type = pr->thing_type,
+        .thing_attached = j->thing_attached,
+        .thing_attrs = pr->attrs,
+        .n_thing_attrs = pr->n_attrs,
+        .cert = pr->have_info ? &pr->cert_vars : NULL,
+        .source_ip = j->source_ip,
+        .has_connect_attrs = true,
+        .connect_attrs = (j->persistent ? ROOST_AUTHZ_CONNECT_PERSISTENT : 0) |
+                         (j->will_topic ? ROOST_AUTHZ_CONNECT_LAST_WILL : 0),
+        .last_will_topic = j->will_topic,
+    };
+    if (roost_authz_bind(pr->policy, &ctx, &j->bound))
+        j->bound = NULL;
     return 0; /* a read: nothing to roll back */
 }
 
@@ -217,9 +377,9 @@ static void resolve_done(void *ud, int rc)
 {
     struct resolve_job *j = ud;
     if (rc)
-        roost_log_error("authz", "reading the policies of %.12s failed: %s", j->cert_id,
-                        roost_strerror(rc));
-    roost_broker_authz_done(j->req, rc ? NULL : j->bound, false);
+        roost_log_error("authz", "reading the policies of %.12s failed: %s",
+                        j->anonymous ? ANON_NAME : j->cert_id, roost_strerror(rc));
+    roost_broker_authz_done(j->req, rc ? NULL : j->bound, !rc && j->allow_all);
     j->bound = NULL;
 }
 
@@ -239,11 +399,14 @@ void roostd_resolve_policies(void *ud, const struct roost_broker_identity *id,
                              struct roost_broker_authz_request *req)
 {
     struct roostd *d = ud;
-    if (!id->cert_id) {
-        roost_broker_authz_done(req, NULL, true); /* anonymous: plain listeners */
+    if (!id->cert_id && atomic_load(&d->anonymous_state) == 1 &&
+        atomic_load(&d->anonymous_generation) == atomic_load(&d->authz_generation)) {
+        /* Anonymous with nothing attached, and no registry change since we
+         * looked: no need to ask the store (plain-listener development use). */
+        roost_broker_authz_done(req, NULL, true);
         return;
     }
-    if (d->allow_unregistered &&
+    if (id->cert_id && d->allow_unregistered &&
         roost_registry_cert_status(d->registry, id->cert_id) == ROOST_CERT_UNKNOWN) {
         roost_broker_authz_done(req, NULL, true);
         return;
@@ -251,8 +414,9 @@ void roostd_resolve_policies(void *ud, const struct roost_broker_identity *id,
     struct resolve_job *j = roost_xcalloc(1, sizeof(*j));
     j->d = d;
     j->req = req;
+    j->anonymous = !id->cert_id; /* plain listeners */
     snprintf(j->client_id, sizeof(j->client_id), "%s", id->client_id);
-    snprintf(j->cert_id, sizeof(j->cert_id), "%s", id->cert_id);
+    snprintf(j->cert_id, sizeof(j->cert_id), "%s", id->cert_id ? id->cert_id : "");
     snprintf(j->source_ip, sizeof(j->source_ip), "%s", id->source_ip ? id->source_ip : "");
     j->will_topic = id->will_topic ? roost_xstrdup(id->will_topic) : NULL;
     j->persistent = id->persistent;
@@ -263,4 +427,40 @@ void roostd_resolve_policies(void *ud, const struct roost_broker_identity *id,
     j->op.done_ud = j;
     j->op.release = resolve_release;
     roost_store_submit(d->store, &j->op);
+}
+
+void roostd_policies_invalidate(struct roostd *d, const struct roost_registry_effects *fx)
+{
+    if (fx->policies_changed || fx->things_changed || fx->n_certs)
+        atomic_fetch_add(&d->authz_generation, 1);
+}
+
+static int count_anonymous(void *ud, const struct roost_store_link *l)
+{
+    ROOST_UNUSED(l);
+    (*(size_t *)ud)++;
+    return 0;
+}
+
+static int anonymous_policies_in_txn(struct roost_store_txn *txn, void *ud)
+{
+    return roost_store_link_list(txn, "policy", ANON_KIND, ANON_NAME, "policy", NULL, NULL, 0,
+                                 count_anonymous, ud);
+}
+
+int roostd_anonymous_policies(struct roostd *d, size_t *out_n)
+{
+    *out_n = 0;
+    uint64_t gen = atomic_load(&d->authz_generation);
+    int rc = roost_store_read(d->store, anonymous_policies_in_txn, out_n);
+    if (rc == 0) {
+        atomic_store(&d->anonymous_state, *out_n ? 2 : 1);
+        atomic_store(&d->anonymous_generation, gen);
+    }
+    return rc;
+}
+
+void roostd_policies_cleanup(struct roostd *d)
+{
+    cache_clear(d);
 }

@@ -141,6 +141,17 @@ ROOST_TEST(region_and_account_globs)
     CHECK_EQ(PUB(ALLOW1("iot:Publish", "arn:aws:iot:*/b"), "b"), 1); /* topic/b */
     CHECK_EQ(PUB(ALLOW1("iot:Publish", "arn:aws:iot:*/b"), "a/c"), 0);
     CHECK_EQ(PUB(ALLOW1("iot:Publish", "arn:*:iot:*:*:topic/a"), "a"), 1);
+    /* Starts inside the region/account stars are tried only when the name
+     * holds the literal after them (':' here), yet still count when it does. */
+    const char *wild = ALLOW1("iot:Publish", "arn:aws:iot:*:*:topic/things/x/*");
+    CHECK_EQ(PUB(wild, "things/x/a"), 1);
+    CHECK_EQ(PUB(wild, "things/x/"), 1);
+    CHECK_EQ(PUB(wild, "things/x"), 0);
+    CHECK_EQ(PUB(wild, "things/y/a"), 0);
+    CHECK_EQ(PUB(wild, "q:topic/things/x/z"), 1); /* the account star takes "...:topic/q" */
+    CHECK_EQ(PUB(wild, "q/topic/things/x/z"), 0);
+    CHECK_EQ(PUB(ALLOW1("iot:Publish", "arn:aws:iot:*:*:topic/a?"), "a:"), 1);
+    CHECK_EQ(PUB(ALLOW1("iot:Publish", "arn:aws:iot:*:*?topic/b"), "x:topic/b"), 1);
     /* The prefix can end inside the pattern's literal tail: "*" + "/abc"
      * matches ".../topic" + "/abc". */
     CHECK_EQ(PUB(ALLOW1("iot:Publish", "*/abc"), "abc"), 1);
@@ -160,6 +171,15 @@ ROOST_TEST(glob_internals)
     CHECK(authz__glob(qq, 2, (const uint8_t *)"a\xc3\xa9", 3));
     CHECK(!authz__glob((const uint8_t *)"", 0, (const uint8_t *)"a", 1));
     CHECK(authz__glob((const uint8_t *)"", 0, (const uint8_t *)"", 0));
+    /* Trailing stars end the match at once, and only once the rest matched. */
+    const uint8_t tail2[] = {'a', 'b', AUTHZ_STAR, AUTHZ_STAR};
+    CHECK(authz__glob(tail2, 4, (const uint8_t *)"ab", 2));
+    CHECK(authz__glob(tail2, 4, (const uint8_t *)"abxyz", 5));
+    CHECK(!authz__glob(tail2, 4, (const uint8_t *)"a", 1));
+    CHECK(!authz__glob(tail2, 4, (const uint8_t *)"axb", 3));
+    const uint8_t mid_star[] = {AUTHZ_STAR, 'b', AUTHZ_STAR};
+    CHECK(authz__glob(mid_star, 3, (const uint8_t *)"aab", 3));
+    CHECK(!authz__glob(mid_star, 3, (const uint8_t *)"aaa", 3));
     /* Backtracking over a long run of stars and near-misses stays linear. */
     uint8_t pat[64];
     for (int i = 0; i < 64; i++)

@@ -1,7 +1,8 @@
 /*
  * test_events.c - unit tests for registry events (ops_events.c): Update/
  * DescribeEventConfigurations (merge, unknown types and bad shapes refused),
- * THING created/updated/deleted and THING_GROUP_MEMBERSHIP added/removed
+ * THING, THING_TYPE, THING_GROUP (created/updated/deleted),
+ * THING_TYPE_ASSOCIATION, THING_GROUP_MEMBERSHIP and THING_GROUP_HIERARCHY
  * events with AWS's topics and payloads in the call's effects, nothing when
  * disabled, and nothing left in the effects of a call that failed (rolled
  * back). Each request goes through roost_registry_route and
@@ -294,6 +295,196 @@ ROOST_TEST(membership_events)
     CHECK_EQ(json_array_size(last_events), 0);
     json_decref(t);
     json_decref(g);
+    env_close(&e);
+}
+
+static json_int_t ev_int(size_t i, const char *key)
+{
+    return json_integer_value(json_object_get(ev_body(i), key));
+}
+
+ROOST_TEST(thing_type_and_association_events)
+{
+    struct env e = env_open();
+    json_t *ty = NULL, *t = NULL;
+    CHECK_EQ(api(&e, "PATCH", "/event-configurations",
+                 "{\"eventConfigurations\":{\"THING_TYPE\":{\"Enabled\":true},"
+                 "\"THING_TYPE_ASSOCIATION\":{\"Enabled\":true}}}",
+                 NULL),
+             200);
+    CHECK_EQ(api(&e, "POST", "/thing-types/lamp",
+                 "{\"thingTypeProperties\":{\"thingTypeDescription\":\"lamps\","
+                 "\"searchableAttributes\":[\"watt\"]}}",
+                 &ty),
+             200);
+    REQUIRE_EQ(json_array_size(last_events), 1);
+    CHECK_STR(ev_topic(0), "$aws/events/thingType/lamp/created");
+    CHECK_STR(ev_str(0, "eventType"), "THING_TYPE_EVENT");
+    CHECK_STR(ev_str(0, "operation"), "CREATED");
+    CHECK_STR(ev_str(0, "accountId"), ACCOUNT);
+    CHECK_STR(ev_str(0, "thingTypeId"), json_string_value(json_object_get(ty, "thingTypeId")));
+    CHECK_STR(ev_str(0, "thingTypeName"), "lamp");
+    CHECK(json_is_false(json_object_get(ev_body(0), "isDeprecated")));
+    CHECK(json_is_null(json_object_get(ev_body(0), "deprecationDate")));
+    CHECK_STR(ev_str(0, "description"), "lamps");
+    CHECK_STR(json_string_value(json_array_get(json_object_get(ev_body(0), "searchableAttributes"),
+                                               0)),
+              "watt");
+    /* Idempotent re-create: nothing new. */
+    CHECK_EQ(api(&e, "POST", "/thing-types/lamp",
+                 "{\"thingTypeProperties\":{\"thingTypeDescription\":\"lamps\","
+                 "\"searchableAttributes\":[\"watt\"]}}",
+                 NULL),
+             200);
+    CHECK_EQ(json_array_size(last_events), 0);
+
+    CHECK_EQ(api(&e, "POST", "/thing-types/fan", NULL, NULL), 200);
+    CHECK(json_is_null(json_object_get(ev_body(0), "description")));
+    CHECK_EQ(json_array_size(json_object_get(ev_body(0), "searchableAttributes")), 0);
+
+    /* Association: created with a type, moved to another, type removed. */
+    CHECK_EQ(api(&e, "POST", "/things/dev", "{\"thingTypeName\":\"lamp\"}", &t), 200);
+    REQUIRE_EQ(json_array_size(last_events), 1); /* THING events are off */
+    CHECK_STR(ev_topic(0), "$aws/events/thingTypeAssociation/thing/dev/lamp");
+    CHECK_STR(ev_str(0, "eventType"), "THING_TYPE_ASSOCIATION_EVENT");
+    CHECK_STR(ev_str(0, "operation"), "CREATED");
+    CHECK_STR(ev_str(0, "thingId"), json_string_value(json_object_get(t, "thingId")));
+    CHECK_STR(ev_str(0, "thingName"), "dev");
+    CHECK_STR(ev_str(0, "thingTypeName"), "lamp");
+    CHECK(json_object_get(ev_body(0), "accountId") == NULL); /* as the guide's example */
+    CHECK_EQ(api(&e, "PATCH", "/things/dev", "{\"thingTypeName\":\"fan\"}", NULL), 200);
+    REQUIRE_EQ(json_array_size(last_events), 2);
+    CHECK_STR(ev_topic(0), "$aws/events/thingTypeAssociation/thing/dev/lamp");
+    CHECK_STR(ev_str(0, "operation"), "DELETED");
+    CHECK_STR(ev_topic(1), "$aws/events/thingTypeAssociation/thing/dev/fan");
+    CHECK_STR(ev_str(1, "operation"), "CREATED");
+    CHECK_EQ(api(&e, "PATCH", "/things/dev", "{\"thingTypeName\":\"fan\"}", NULL), 200);
+    CHECK_EQ(json_array_size(last_events), 0); /* same type: no change */
+    CHECK_EQ(api(&e, "PATCH", "/things/dev", "{\"removeThingType\":true}", NULL), 200);
+    REQUIRE_EQ(json_array_size(last_events), 1);
+    CHECK_STR(ev_topic(0), "$aws/events/thingTypeAssociation/thing/dev/fan");
+    CHECK_STR(ev_str(0, "operation"), "DELETED");
+
+    /* Deprecate and undo are updates; delete reports the last state. */
+    CHECK_EQ(api(&e, "POST", "/thing-types/lamp/deprecate", "{}", NULL), 200);
+    REQUIRE_EQ(json_array_size(last_events), 1);
+    CHECK_STR(ev_topic(0), "$aws/events/thingType/lamp/updated");
+    CHECK_STR(ev_str(0, "operation"), "UPDATED");
+    CHECK(json_is_true(json_object_get(ev_body(0), "isDeprecated")));
+    CHECK(ev_int(0, "deprecationDate") > 1600000000000LL);
+    CHECK_EQ(api(&e, "POST", "/thing-types/lamp/deprecate", "{\"undoDeprecate\":true}", NULL),
+             200);
+    REQUIRE_EQ(json_array_size(last_events), 1);
+    CHECK(json_is_false(json_object_get(ev_body(0), "isDeprecated")));
+    CHECK(json_is_null(json_object_get(ev_body(0), "deprecationDate")));
+    /* A refused delete (not deprecated) publishes nothing. */
+    CHECK_EQ(api(&e, "DELETE", "/thing-types/lamp", NULL, NULL), 400);
+    CHECK_EQ(json_array_size(last_events), 0);
+    CHECK_EQ(api(&e, "POST", "/thing-types/lamp/deprecate", "{}", NULL), 200);
+    CHECK_EQ(api(&e, "DELETE", "/thing-types/lamp", NULL, NULL), 200);
+    REQUIRE_EQ(json_array_size(last_events), 1);
+    CHECK_STR(ev_topic(0), "$aws/events/thingType/lamp/deleted");
+    CHECK_STR(ev_str(0, "operation"), "DELETED");
+    CHECK(json_is_true(json_object_get(ev_body(0), "isDeprecated")));
+    json_decref(ty);
+    json_decref(t);
+    env_close(&e);
+}
+
+ROOST_TEST(thing_group_and_hierarchy_events)
+{
+    struct env e = env_open();
+    json_t *root = NULL, *mid = NULL, *leaf = NULL;
+    CHECK_EQ(api(&e, "POST", "/thing-groups/root", NULL, &root), 200);
+    CHECK_EQ(json_array_size(last_events), 0);
+    CHECK_EQ(api(&e, "PATCH", "/event-configurations",
+                 "{\"eventConfigurations\":{\"THING_GROUP\":{\"Enabled\":true},"
+                 "\"THING_GROUP_HIERARCHY\":{\"Enabled\":true}}}",
+                 NULL),
+             200);
+    CHECK_EQ(api(&e, "POST", "/thing-groups/mid",
+                 "{\"parentGroupName\":\"root\",\"thingGroupProperties\":{"
+                 "\"thingGroupDescription\":\"floor\",\"attributePayload\":{\"attributes\":{"
+                 "\"k\":\"v\"}}}}",
+                 &mid),
+             200);
+    REQUIRE_EQ(json_array_size(last_events), 2);
+    CHECK_STR(ev_topic(0), "$aws/events/thingGroup/mid/created");
+    CHECK_STR(ev_str(0, "eventType"), "THING_GROUP_EVENT");
+    CHECK_STR(ev_str(0, "operation"), "CREATED");
+    CHECK_STR(ev_str(0, "accountId"), ACCOUNT);
+    CHECK_STR(ev_str(0, "thingGroupId"), json_string_value(json_object_get(mid, "thingGroupId")));
+    CHECK_STR(ev_str(0, "thingGroupName"), "mid");
+    CHECK_EQ(ev_int(0, "versionNumber"), 1);
+    CHECK_STR(ev_str(0, "parentGroupName"), "root");
+    CHECK_STR(ev_str(0, "parentGroupId"), json_string_value(json_object_get(root, "thingGroupId")));
+    CHECK_STR(ev_str(0, "description"), "floor");
+    CHECK_STR(json_string_value(json_object_get(json_object_get(ev_body(0), "attributes"), "k")),
+              "v");
+    CHECK(json_is_null(json_object_get(ev_body(0), "dynamicGroupMappingId")));
+    json_t *chain = json_object_get(ev_body(0), "rootToParentThingGroups");
+    REQUIRE_EQ(json_array_size(chain), 1);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(chain, 0), "groupArn")),
+              json_string_value(json_object_get(root, "thingGroupArn")));
+    CHECK_STR(json_string_value(json_object_get(json_array_get(chain, 0), "groupId")),
+              json_string_value(json_object_get(root, "thingGroupId")));
+    CHECK_STR(ev_topic(1),
+              "$aws/events/thingGroupHierarchy/thingGroup/root/childThingGroup/mid/added");
+    CHECK_STR(ev_str(1, "eventType"), "THING_GROUP_HIERARCHY_EVENT");
+    CHECK_STR(ev_str(1, "operation"), "ADDED");
+    CHECK_STR(ev_str(1, "thingGroupName"), "root");
+    CHECK_STR(ev_str(1, "thingGroupId"), json_string_value(json_object_get(root, "thingGroupId")));
+    CHECK_STR(ev_str(1, "childGroupName"), "mid");
+    CHECK_STR(ev_str(1, "childGroupId"), json_string_value(json_object_get(mid, "thingGroupId")));
+
+    CHECK_EQ(api(&e, "POST", "/thing-groups/leaf", "{\"parentGroupName\":\"mid\"}", &leaf), 200);
+    REQUIRE_EQ(json_array_size(last_events), 2);
+    chain = json_object_get(ev_body(0), "rootToParentThingGroups");
+    REQUIRE_EQ(json_array_size(chain), 2); /* root first */
+    CHECK_STR(json_string_value(json_object_get(json_array_get(chain, 0), "groupId")),
+              json_string_value(json_object_get(root, "thingGroupId")));
+    CHECK_STR(json_string_value(json_object_get(json_array_get(chain, 1), "groupId")),
+              json_string_value(json_object_get(mid, "thingGroupId")));
+    CHECK(json_is_null(json_object_get(ev_body(0), "description")));
+
+    /* A root group: no parent, null chain. */
+    CHECK_EQ(api(&e, "POST", "/thing-groups/solo", NULL, NULL), 200);
+    REQUIRE_EQ(json_array_size(last_events), 1);
+    CHECK(json_is_null(json_object_get(ev_body(0), "parentGroupName")));
+    CHECK(json_is_null(json_object_get(ev_body(0), "parentGroupId")));
+    CHECK(json_is_null(json_object_get(ev_body(0), "rootToParentThingGroups")));
+
+    CHECK_EQ(api(&e, "PATCH", "/thing-groups/leaf",
+                 "{\"thingGroupProperties\":{\"thingGroupDescription\":\"d\"}}", NULL),
+             200);
+    REQUIRE_EQ(json_array_size(last_events), 1);
+    CHECK_STR(ev_topic(0), "$aws/events/thingGroup/leaf/updated");
+    CHECK_STR(ev_str(0, "operation"), "UPDATED");
+    CHECK_EQ(ev_int(0, "versionNumber"), 2);
+    CHECK_STR(ev_str(0, "description"), "d");
+    /* Refused: a version conflict, and deleting a group with children. */
+    CHECK_EQ(api(&e, "PATCH", "/thing-groups/leaf",
+                 "{\"expectedVersion\":1,\"thingGroupProperties\":{}}", NULL),
+             409);
+    CHECK_EQ(json_array_size(last_events), 0);
+    CHECK_EQ(api(&e, "DELETE", "/thing-groups/mid", NULL, NULL), 400);
+    CHECK_EQ(json_array_size(last_events), 0);
+
+    CHECK_EQ(api(&e, "DELETE", "/thing-groups/leaf", NULL, NULL), 200);
+    REQUIRE_EQ(json_array_size(last_events), 2);
+    CHECK_STR(ev_topic(0),
+              "$aws/events/thingGroupHierarchy/thingGroup/mid/childThingGroup/leaf/removed");
+    CHECK_STR(ev_str(0, "operation"), "REMOVED");
+    CHECK_STR(ev_str(0, "childGroupId"), json_string_value(json_object_get(leaf, "thingGroupId")));
+    CHECK_STR(ev_topic(1), "$aws/events/thingGroup/leaf/deleted");
+    CHECK_STR(ev_str(1, "operation"), "DELETED");
+    CHECK_EQ(ev_int(1, "versionNumber"), 2);
+    /* Deleting a missing group: success, nothing to report. */
+    CHECK_EQ(api(&e, "DELETE", "/thing-groups/leaf", NULL, NULL), 200);
+    CHECK_EQ(json_array_size(last_events), 0);
+    json_decref(root);
+    json_decref(mid);
+    json_decref(leaf);
     json_decref(last_events);
     last_events = NULL;
     env_close(&e);
