@@ -41,6 +41,23 @@ enum roost_net_verdict roostd_verify_client(void *ud, const struct roost_net_cli
         return ROOST_NET_REJECT_BAD;
     }
     enum roost_cert_status st = roost_registry_cert_status(d->registry, cert->id);
+    if (cert->chain == ROOST_NET_CHAIN_OK &&
+        (st == ROOST_CERT_UNKNOWN || st == ROOST_CERT_PENDING_ACTIVATION)) {
+        /* JITR/JITP: a CA that registers its devices on first contact. */
+        switch (roost_provision_on_device_cert(d->provision, cert->id, cert->issuer_id, st,
+                                               cert->leaf_der, cert->leaf_der_len)) {
+        case ROOST_PROVISION_ACCEPT:
+            return ROOST_NET_ACCEPT;
+        case ROOST_PROVISION_REJECT:
+            snprintf(why, why_cap,
+                     "certificate %.12s is being registered (auto-registration by CA %.12s); "
+                     "the device's next connection will be checked again",
+                     cert->id, cert->issuer_id);
+            return ROOST_NET_REJECT_BAD;
+        case ROOST_PROVISION_NOT_MINE:
+            break;
+        }
+    }
     if (st == ROOST_CERT_UNKNOWN && d->allow_unregistered && cert->chain == ROOST_NET_CHAIN_OK &&
         roost_registry_ca_active(d->registry, cert->issuer_id))
         return ROOST_NET_ACCEPT; /* development setting: any certificate of a trusted CA */

@@ -32,6 +32,7 @@ struct roostd_config {
     char account_id[16];
     char endpoint_host[256];      /* DescribeEndpoint answer; "" = localhost:<https port> */
     bool allow_unregistered_certs;
+    bool jitp_first_connect_accept;
     char *hostnames[MAX_HOSTNAMES];
     size_t n_hostnames;
     struct roost_broker_config broker;
@@ -58,7 +59,10 @@ static void usage(FILE *f)
             "receive_maximum, topic_alias_maximum, connect_timeout, session_expiry_default,\n"
             "session_expiry_max, keepalive_max; and region, account_id (for ARNs),\n"
             "endpoint_host (DescribeEndpoint), allow_unregistered_certs (development:\n"
-            "accept any certificate of a trusted CA without registering it).\n");
+            "accept any certificate of a trusted CA without registering it),\n"
+            "jitp_first_connect = reject|accept (JITP: close a new device's first\n"
+            "connection as AWS does, or hold it until the device is provisioned; a CA's\n"
+            "tag roost:jitp_first_connect overrides it).\n");
 }
 
 /* ==== Settings ============================================================= */
@@ -143,6 +147,12 @@ static int apply_setting(void *ud, const char *key, const char *value)
         if (!*value || strlen(value) >= sizeof(cfg->endpoint_host))
             return ROOST_ECONFIG;
         snprintf(cfg->endpoint_host, sizeof(cfg->endpoint_host), "%s", value);
+        return 0;
+    }
+    if (strcmp(key, "jitp_first_connect") == 0) {
+        if (strcmp(value, "accept") && strcmp(value, "reject"))
+            return ROOST_ECONFIG;
+        cfg->jitp_first_connect_accept = strcmp(value, "accept") == 0;
         return 0;
     }
     if (strcmp(key, "allow_unregistered_certs") == 0) {
@@ -442,7 +452,10 @@ int main(int argc, char **argv)
          .require_client_cert = true, .handler = mqtt},
         {.name = "https", .bind = bind, .port = (uint16_t)cfg.https_port, .tls = true,
          .require_client_cert = false, .handler = &https_default_handler,
-         .alpn_routes = {{.alpn = "x-amzn-mqtt-ca", .handler = mqtt, .require_client_cert = true}}},
+         .alpn_routes = {{.alpn = "x-amzn-mqtt-ca", .handler = mqtt, .require_client_cert = true},
+                         /* devices over HTTPS (AWS's port-443 form of mTLS) */
+                         {.alpn = "x-amzn-http-ca", .handler = &https_default_handler,
+                          .require_client_cert = true}}},
         {.name = "mqtt_plain", .bind = bind, .port = (uint16_t)cfg.mqtt_plain_port,
          .handler = mqtt},
         {.name = "ws_plain", .bind = bind, .port = (uint16_t)cfg.ws_plain_port, .websocket = true,
@@ -471,6 +484,20 @@ int main(int argc, char **argv)
     rc = roost_registry_create(&rcfg, d.store, &d.registry);
     if (rc) {
         roost_log_error("roostd", "cannot load the registry: %s", roost_strerror(rc));
+        goto out;
+    }
+    /* Before roost_net_start: it adds the fleet-provisioning services. */
+    const struct roost_provision_config pc = {
+        .broker = d.broker,
+        .store = d.store,
+        .registry = d.registry,
+        .jitp_first_connect_accept = cfg.jitp_first_connect_accept,
+        .on_effects = roostd_on_registry_effects,
+        .effects_ud = &d,
+    };
+    rc = roost_provision_create(&pc, &d.provision);
+    if (rc) {
+        roost_log_error("roostd", "cannot start provisioning: %s", roost_strerror(rc));
         goto out;
     }
     {
