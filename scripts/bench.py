@@ -22,6 +22,28 @@ thread of its own either way), pinned to the broker's core like the rest:
 1000 things flat out (durable updates/s), then the same at half the median
 flat-out rate measured so far (latency update -> /accepted and desired ->
 /update/delta).
+
+The policy loads (keys authz_*) run against roostd only: the QoS 1 10->10
+pairs load on AWS's per-thing topics (things/<publisher client id>/...,
+roost-bench --layout things) on two more roostds, one with an allow-all
+policy attached to the plain listeners' principal "anonymous", one with a
+typical per-thing policy (AUTHZ_PER_THING below), interleaved. The issue's
+bar: per-thing within 10 % of allow-all. `--only authz_allow,authz_thing`
+runs just that pair.
+
+The JITP loads (jitp_aws, jitp_accept; `--jitp` runs only them) run against
+roostd only too (mosquitto has no just-in-time provisioning), on a roostd of
+their own (--threads 1, allow_unregistered_certs = false), pinned like the
+rest. Before each run the script makes a CA with openssl and registers it
+through the aws CLI (get-registration-code, a verification certificate,
+register-ca-certificate --set-as-active --allow-auto-registration with a JITP
+template: thing named after the certificate's CN with a `batch` attribute,
+inline policy); jitp_accept tags the CA roost:jitp_first_connect=accept.
+`roost-bench jitp -c 1000` then connects 1000 new devices signed by it, and
+afterwards the script checks through the API that list-things by the batch
+attribute returns exactly the 1000 device names once each and that
+list-certificates-by-ca holds 1000 ACTIVE certificates: every device
+provisioned exactly once, none lost.
 """
 
 import argparse
@@ -42,11 +64,40 @@ import time
 
 HOST = "127.0.0.1"
 MOSQUITTO = "/usr/sbin/mosquitto"
+AWS_CLI = "/usr/bin/aws"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+# Seconds a JITP run waits for its slowest device before calling it lost.
+JITP_TIMEOUT = 120
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
 _procs = []  # every broker we started, killed in cleanup()
+
+# The policies of the authz_* loads, attached to "anonymous" (plain
+# listener). Devices (roost-bench publishers) may connect as themselves and
+# publish and receive only on things/<their client id>/...; the per-thing
+# Subscribe and Receive statements are the device's, the last statement is
+# the application's: subscribers (client ids rb<tag>-s<i>) follow every
+# thing's topics. Its condition is decided when a connection's policy is
+# bound, so publishers never carry it. Region and account are spelled out,
+# as in AWS's examples (roostd's defaults); "arn:aws:iot:*:*:" also works
+# and costs a little more per check (docs/internals/AUTHZ.md).
+AUTHZ_ALLOW_ALL = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
+AUTHZ_PER_THING = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "iot:Connect",
+     "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:ClientId}"},
+    {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"],
+     "Resource": "arn:aws:iot:us-east-1:123456789012:topic/things/${iot:ClientId}/*"},
+    {"Effect": "Allow", "Action": "iot:Subscribe",
+     "Resource": "arn:aws:iot:us-east-1:123456789012:topicfilter/things/${iot:ClientId}/*"},
+    {"Effect": "Allow", "Action": ["iot:Subscribe", "iot:Receive"],
+     "Resource": ["arn:aws:iot:us-east-1:123456789012:topic/things/*",
+                  "arn:aws:iot:us-east-1:123456789012:topicfilter/things/*"],
+     "Condition": {"StringLike": {"iot:ClientId": "rb*-s*"}}},
+]}
 
 
 def log(msg):
@@ -214,11 +265,13 @@ class Broker:
 class Roostd(Broker):
     name = "roostd"
 
-    def __init__(self, work, cpu, binary, threads=1, name="roostd"):
+    def __init__(self, work, cpu, binary, threads=1, name="roostd", allow_unregistered=True):
         self.name = name
         super().__init__(work, cpu)
         self.binary = binary
         self.threads = threads
+        self.allow_unregistered = allow_unregistered
+        self.https_port = 0
         self.data = os.path.join(work, name + "-data")
         os.makedirs(self.data)
 
@@ -229,7 +282,10 @@ class Roostd(Broker):
             f.write("max_inflight = 100\nmax_queued = 1000\nreceive_maximum = 100\n")
             # The bench's client certificate is signed by roostd's root but not
             # registered; mosquitto likewise accepts any certificate of its CA.
-            f.write("allow_unregistered_certs = true\n")
+            # The JITP roostd binds devices to registered certificates, as in
+            # production.
+            f.write("allow_unregistered_certs = %s\n"
+                    % ("true" if self.allow_unregistered else "false"))
         self._spawn([self.binary, "--data-dir", self.data, "--bind", HOST,
                      "--mqtt-port", "0", "--mqtt-plain-port", "0", "--https-port", "0",
                      "--threads", str(self.threads), "--log-level", "warn"])
@@ -250,6 +306,7 @@ class Roostd(Broker):
         with open(ports_json) as f:
             ports = json.load(f)
         self.plain_port, self.mtls_port = ports["mqtt_plain"], ports["mqtt"]
+        self.https_port = ports.get("https", 0)
         if not (self.plain_port and self.mtls_port):
             raise RuntimeError("roostd ports.json lacks mqtt/mqtt_plain: %r" % ports)
         log("roostd ready: plain %d, mTLS %d (pid %d)"
@@ -258,6 +315,28 @@ class Roostd(Broker):
     @property
     def pki(self):
         return os.path.join(self.data, "pki")
+
+    def aws(self, *args):
+        """The aws CLI against this roostd's API with the admin credentials
+        it wrote; returns the parsed JSON output (None when empty)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update({
+            "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.data, "admin.credentials"),
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_MAX_ATTEMPTS": "1",
+            "AWS_PAGER": "",
+        })
+        cmd = [AWS_CLI] + list(args) + [
+            "--endpoint-url", "https://localhost:%d" % self.https_port,
+            "--ca-bundle", os.path.join(self.pki, "root-ca.pem"), "--output", "json"]
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, env=env, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("aws %s failed (%d): %s" % (" ".join(args[:2]), r.returncode,
+                                                           r.stderr.decode(errors="replace")))
+        out = r.stdout.decode(errors="replace").strip()
+        return json.loads(out) if out else None
 
 
 class Mosquitto(Broker):
@@ -314,7 +393,8 @@ class Mosquitto(Broker):
 
 class Load:
     def __init__(self, key, label, mode, args, transport="tcp", kind=None, latency=False,
-                 no_loss=False, rate_note=None, roostd_only=False):
+                 no_loss=False, rate_note=None, roostd_only=False, broker=None,
+                 first_connect=None):
         self.key = key
         self.label = label
         self.mode = mode
@@ -324,6 +404,8 @@ class Load:
         self.latency = latency        # show latency columns
         self.no_loss = no_loss        # QoS 1: any loss fails the run
         self.roostd_only = roostd_only  # shadow loads: mosquitto has no shadows
+        self.broker = broker          # roostd-only loads on a broker of their own
+        self.first_connect = first_connect  # JITP: the CA's roost:jitp_first_connect tag
 
 
 # A flat-out QoS 0 publisher has no acks to slow it: with the kernel's
@@ -381,12 +463,167 @@ def make_loads(a):
              "(durable updates/s)" % a.shadow_things, "shadow",
              SHADOW_ARGS(a) + ["--inflight", str(SHADOW_WINDOW), "-d", ld],
              latency=True, no_loss=True, roostd_only=True),
+        # roostd only: the cost of policy checks (Publish, Receive per delivery).
+        Load("authz_allow", "QoS 1 10→10 on things/<id>/…, allow-all policy (msg/s)",
+             "pubsub", AUTHZ_ARGS(a), latency=True, no_loss=True, roostd_only=True,
+             broker="roostd-allow"),
+        Load("authz_thing", "QoS 1 10→10 on things/<id>/…, per-thing policy (msg/s)",
+             "pubsub", AUTHZ_ARGS(a), latency=True, no_loss=True, roostd_only=True,
+             broker="roostd-thing"),
+        # roostd only: new devices provisioned on first contact (roostd-jitp).
+        Load("jitp_aws", "JITP: %d new devices, AWS mode: first handshake refused, device "
+             "retries (devices provisioned/s)" % a.jitp_devices, "jitp",
+             ["-c", str(a.jitp_devices), "-k", "50"], "mtls", latency=True, no_loss=True,
+             roostd_only=True),
+        Load("jitp_accept", "JITP: %d new devices, first connection accepted "
+             "(devices provisioned/s)" % a.jitp_devices, "jitp",
+             ["-c", str(a.jitp_devices), "-k", "50"], "mtls", latency=True, no_loss=True,
+             roostd_only=True, first_connect="accept"),
     ]
 
 
+def AUTHZ_ARGS(a):
+    return ["-q", "1", "-P", "10", "-S", "10", "--inflight", "100", "-d", str(a.duration),
+            "--require-no-loss", "--layout", "things"]
+
+
+def attach_anonymous_policy(broker, name, document):
+    """Creates a policy and attaches it to "anonymous" through the AWS IoT
+    API (Debian's boto3, SigV4 with the admin keys roostd wrote)."""
+    sys.path.insert(0, "/usr/lib/python3/dist-packages")
+    import configparser
+    import boto3
+    import botocore.config
+    cp = configparser.RawConfigParser()
+    with open(os.path.join(broker.data, "admin.credentials")) as f:
+        cp.read_file(f)
+    with open(os.path.join(broker.data, "ports.json")) as f:
+        https = json.load(f)["https"]
+    iot = boto3.client("iot", endpoint_url="https://localhost:%d" % https,
+                       region_name="us-east-1",
+                       aws_access_key_id=cp.get("default", "aws_access_key_id"),
+                       aws_secret_access_key=cp.get("default", "aws_secret_access_key"),
+                       verify=os.path.join(broker.pki, "root-ca.pem"),
+                       config=botocore.config.Config(retries={"total_max_attempts": 1}))
+    iot.create_policy(policyName=name, policyDocument=json.dumps(document))
+    iot.attach_policy(policyName=name, target="anonymous")
+    iot.close()
+
+
+def mqtt_publish_allowed(port, client_id, topic):
+    """One MQTT 3.1.1 QoS 1 PUBLISH on the plain listener: True if it was
+    acknowledged, False if the broker closed the connection (a 3.1.1
+    client's answer to a denied PUBLISH). Proves which policy is in force."""
+    def utf8(s):
+        b = s.encode()
+        return len(b).to_bytes(2, "big") + b
+    def packet(first, body):
+        n, rl = len(body), b""
+        while True:
+            n, d = n >> 7, n & 0x7F
+            rl += bytes([d | (0x80 if n else 0)])
+            if not n:
+                break
+        return bytes([first]) + rl + body
+    with socket.create_connection((HOST, port), timeout=10) as s:
+        s.sendall(packet(0x10, utf8("MQTT") + bytes([4, 2, 0, 30]) + utf8(client_id)))
+        if s.recv(4)[:1] != b"\x20":
+            return False
+        s.sendall(packet(0x32, utf8(topic) + (1).to_bytes(2, "big") + b"probe"))
+        try:
+            return s.recv(4)[:1] == b"\x40"
+        except OSError:
+            return False
+
+
+def jitp_template(batch):
+    """AWS's JITP example shape (tests/integration/test_23_provisioning.py's
+    jitp_template): the thing is named after the certificate's CN and carries
+    the batch and the certificate's country; an inline policy lets the device
+    connect as its thing and publish under things/<name>/."""
+    def arn(kind, name):
+        return "arn:aws:iot:%s:%s:%s/%s" % (REGION, ACCOUNT, kind, name)
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iot:Connect",
+         "Resource": arn("client", "${iot:Connection.Thing.ThingName}")},
+        {"Effect": "Allow", "Action": "iot:Publish",
+         "Resource": arn("topic", "things/${iot:Connection.Thing.ThingName}/*")}]}
+    return json.dumps({
+        "Parameters": {"AWS::IoT::Certificate::CommonName": {"Type": "String"},
+                       "AWS::IoT::Certificate::Country": {"Type": "String"},
+                       "AWS::IoT::Certificate::Id": {"Type": "String"}},
+        "Resources": {
+            "thing": {"Type": "AWS::IoT::Thing", "Properties": {
+                "ThingName": {"Ref": "AWS::IoT::Certificate::CommonName"},
+                "AttributePayload": {"batch": batch,
+                                     "country": {"Ref": "AWS::IoT::Certificate::Country"}}}},
+            "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {
+                "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE"}},
+            "policy": {"Type": "AWS::IoT::Policy", "Properties": {
+                "PolicyDocument": json.dumps(policy)}}}})
+
+
+def register_jitp_ca(broker, d, batch, first_connect):
+    """A new CA made with openssl, registered with proof of possession,
+    ACTIVE, auto-registering, with the JITP template for `batch`. Returns
+    (ca cert, ca key, ca id)."""
+    os.makedirs(d)
+    # Its own subject: roostd finds a device's CA by issuer name (and key).
+    ca_cert, ca_key = os.path.join(d, "jitp-ca.pem"), os.path.join(d, "jitp-ca.key")
+    run(["openssl", "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key, "-out", ca_cert, "-days", "2",
+         "-subj", "/CN=roost-bench JITP " + batch, "-addext",
+         "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+    code = broker.aws("iot", "get-registration-code")["registrationCode"]
+    vkey, vcsr = os.path.join(d, "verif.key"), os.path.join(d, "verif.csr")
+    verif = os.path.join(d, "verif.pem")
+    run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", vkey, "-out", vcsr, "-subj", "/CN=" + code])
+    run(["openssl", "x509", "-req", "-in", vcsr, "-CA", ca_cert, "-CAkey", ca_key,
+         "-set_serial", "0x%x" % random.getrandbits(120), "-days", "1", "-sha256",
+         "-out", verif])
+    cfg = os.path.join(d, "regcfg.json")
+    with open(cfg, "w") as f:
+        json.dump({"templateBody": jitp_template(batch),
+                   "roleArn": "arn:aws:iam::%s:role/roost-provisioning" % ACCOUNT}, f)
+    args = ["iot", "register-ca-certificate", "--ca-certificate", "file://" + ca_cert,
+            "--verification-cert", "file://" + verif, "--set-as-active",
+            "--allow-auto-registration", "--registration-config", "file://" + cfg]
+    if first_connect:
+        args += ["--tags", "Key=roost:jitp_first_connect,Value=" + first_connect]
+    return ca_cert, ca_key, broker.aws(*args)["certificateId"]
+
+
+def check_jitp_batch(broker, batch, names, ca_id):
+    """Through the API: exactly one thing per device of the batch and one
+    ACTIVE certificate per device under the CA. Returns (facts, problem or
+    None)."""
+    things = broker.aws("iot", "list-things", "--attribute-name", "batch",
+                        "--attribute-value", batch)["things"]
+    got = [t["thingName"] for t in things]
+    certs = broker.aws("iot", "list-certificates-by-ca", "--ca-certificate-id",
+                       ca_id)["certificates"]
+    active = sum(1 for c in certs if c["status"] == "ACTIVE")
+    facts = {"things": len(got), "distinct_things": len(set(got)), "certificates": len(certs),
+             "active_certificates": active}
+    problems = []
+    if len(got) != len(set(got)):
+        problems.append("%d duplicate things" % (len(got) - len(set(got))))
+    missing, extra = set(names) - set(got), set(got) - set(names)
+    if missing:
+        problems.append("%d devices without a thing (e.g. %s)" % (len(missing), min(missing)))
+    if extra:
+        problems.append("%d unexpected things (e.g. %s)" % (len(extra), min(extra)))
+    if len(certs) != len(names) or active != len(names):
+        problems.append("%d certificates under the CA, %d ACTIVE, for %d devices"
+                        % (len(certs), active, len(names)))
+    return facts, "; ".join(problems) or None
+
+
 class Runner:
-    def __init__(self, a, bench, gen_cpu, client_cert, client_key, ca):
+    def __init__(self, a, bench, gen_cpu, client_cert, client_key, ca, work):
         self.a = a
+        self.work = work
         self.bench = bench
         self.gen_cpu = gen_cpu
         self.client_cert = client_cert
@@ -416,6 +653,8 @@ class Runner:
         cmd = self.bench_cmd(load, broker, tag)
         if load.kind == "idle":
             return self._run_idle(cmd, broker)
+        if load.kind == "jitp":
+            return self._run_jitp(load, broker, tag)
         timeout = self.a.duration + self.a.latency_duration + 120
         cpu0 = broker.cpu_seconds()
         t0 = time.monotonic()
@@ -443,6 +682,61 @@ class Runner:
             res["per_cpu_s"] = count / cpu
         if not broker.alive():
             res["failed"] = "%s died during the run:\n%s" % (broker.name, broker.log_tail())
+        return res
+
+    def _run_jitp(self, load, broker, tag):
+        """Registers a fresh CA for this run (untimed), runs the storm, then
+        checks through the API that every device was provisioned once."""
+        batch = tag.replace("_", "-")
+        n = self.a.jitp_devices
+        try:
+            ca_cert, ca_key, ca_id = register_jitp_ca(
+                broker, os.path.join(self.work, "jitp", tag), batch, load.first_connect)
+        except (RuntimeError, OSError, ValueError, KeyError, TypeError,
+                subprocess.SubprocessError) as e:
+            return {"failed": "registering the JITP CA: %s" % e}
+        quiesce(broker)
+        cmd = [self.bench, "jitp", "-H", HOST, "-p", str(broker.mtls_port), "--quiet",
+               "--cafile", os.path.join(broker.pki, "root-ca.pem"), "--ca-cert", ca_cert,
+               "--ca-key", ca_key, "--prefix", batch, "--timeout", str(JITP_TIMEOUT)] + load.args
+        cpu0 = broker.cpu_seconds()
+        t0 = time.monotonic()
+        try:
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, timeout=JITP_TIMEOUT + 120,
+                               preexec_fn=child_setup(self.gen_cpu))
+        except subprocess.TimeoutExpired:
+            return {"failed": "roost-bench jitp timed out"}
+        wall = time.monotonic() - t0
+        cpu = broker.cpu_seconds() - cpu0 if broker.alive() else None
+        err = p.stderr.decode(errors="replace").strip()
+        res = parse_result(p.stdout.decode(errors="replace"))
+        if res is None:
+            return {"failed": "roost-bench jitp exited %d without a result: %s"
+                    % (p.returncode, err[-500:])}
+        res.update({"exit": p.returncode, "broker_cpu_s": cpu, "wall_s": wall, "ca_id": ca_id,
+                    "batch": batch})
+        if cpu:
+            res["per_cpu_s"] = res["connections"] / cpu
+        problems = []
+        if p.returncode != 0:
+            res["lost"] = res.get("errors", 0)
+            problems.append("roost-bench jitp exited %d (%d of %d devices never connected): %s"
+                            % (p.returncode, res.get("errors", 0), n, err[-300:]))
+        if not broker.alive():
+            res["failed"] = "%s died during the run:\n%s" % (broker.name, broker.log_tail())
+            return res
+        try:
+            facts, problem = check_jitp_batch(broker, batch, ["%s-%d" % (batch, i)
+                                                            for i in range(n)], ca_id)
+        except (RuntimeError, ValueError, KeyError, TypeError, subprocess.SubprocessError) as e:
+            facts, problem = {}, "cannot list the batch's things: %s" % e
+        res.update(facts)
+        res["exactly_once"] = problem is None
+        if problem:
+            problems.append("provisioned-exactly-once check: " + problem)
+        if problems:
+            res["failed"] = "; ".join(problems)
         return res
 
     def _run_idle(self, cmd, broker):
@@ -525,6 +819,8 @@ def metric(load, res):
         return res.get("kib_per_conn")
     if load.kind == "connect":
         return res["connects_per_s"]
+    if load.kind == "jitp":
+        return res["provisioned_per_s"]
     return res["msgs_per_s"]
 
 
@@ -550,6 +846,11 @@ def summarize(load, runs):
         "rate": median([r.get("rate") for r in ok]),
         "errors": sum(r.get("errors", 0) for r in ok),
         "warnings": [r["warning"] for r in ok if "warning" in r],
+        "max_us": median([r.get("max_us") for r in ok]),
+        "attempts_mean": median([r.get("attempts_mean") for r in ok]),
+        "attempts_max": max([r.get("attempts_max", 0) for r in ok] or [0]),
+        "devices": median([r.get("devices") for r in ok]),
+        "exactly_once": [r.get("exactly_once") for r in runs if "exactly_once" in r],
     }
     return s
 
@@ -594,6 +895,9 @@ def render(loads, summary, names, meta):
         m = summary[load.key].get("mosquitto", {})
         cells = [load.label]
         for s in (r, m):
+            if s is m and load.kind == "jitp":
+                cells.append("— (mosquitto has no JITP)")
+                continue
             v = fmt_num(s.get("value"), load.kind)
             if s.get("lost"):
                 v += " ⚠ lost %d" % s["lost"]
@@ -634,12 +938,51 @@ def render(loads, summary, names, meta):
                 fmt_us(s.get("p50_us")), fmt_us(s.get("p99_us")), fmt_us(s.get("p999_us")),
                 fmt_us(s.get("delta_p50_us")), fmt_us(s.get("delta_p99_us")),
                 s.get("rejected", 0), s.get("lost", 0)))
+    jitp = [l for l in loads if l.kind == "jitp" and summary[l.key].get("roostd")]
+    if jitp:
+        out.append("")
+        out.append("Just-in-time provisioning (roostd only: mosquitto has no JITP; "
+                   "--threads 1, allow_unregistered_certs = false, 50 devices in setup at "
+                   "once, a fresh JITP CA per run):")
+        out.append("")
+        out.append("| load | devices | provisioned devices/s | per broker-CPU-s "
+                   "| first attempt → CONNACK p50 / p99 / max | attempts per device mean / max "
+                   "| provisioned exactly once |")
+        out.append("|---|---|---|---|---|---|---|")
+        for load in jitp:
+            s = summary[load.key]["roostd"]
+            once = s.get("exactly_once") or []
+            out.append("| %s | %s | %s | %s | %s / %s / %s | %s / %d | %s |" % (
+                load.key, "%d" % s["devices"] if s.get("devices") else "—",
+                fmt_num(s.get("value"), "jitp"), fmt_num(s.get("per_cpu_s"), "jitp"),
+                fmt_us(s.get("p50_us")), fmt_us(s.get("p99_us")), fmt_us(s.get("max_us")),
+                "%.2f" % s["attempts_mean"] if s.get("attempts_mean") is not None else "—",
+                s.get("attempts_max", 0),
+                "%d of %d runs" % (sum(1 for x in once if x), len(once)) if once else "—"))
+    authz = {l.key: summary[l.key].get("roostd", {}) for l in loads if l.broker}
+    if len(authz) == 2:
+        al, th = authz["authz_allow"], authz["authz_thing"]
+        out.append("")
+        out.append("Policy checks (roostd only, one I/O thread, QoS 1 10→10 pairs on "
+                   "things/<publisher id>/…, 100 in flight, policies attached to the plain "
+                   "listener's principal 'anonymous', runs interleaved):")
+        out.append("")
+        out.append("| policy | msg/s | per broker-CPU-s | p50 / p99 | lost |")
+        out.append("|---|---|---|---|---|")
+        for label, s in (("allow-all (iot:* on *)", al), ("per-thing (${iot:ClientId})", th)):
+            out.append("| %s | %s | %s | %s / %s | %d |" % (
+                label, fmt_num(s.get("value"), "pubsub"), fmt_num(s.get("per_cpu_s"), "pubsub"),
+                fmt_us(s.get("p50_us")), fmt_us(s.get("p99_us")), s.get("lost", 0)))
+        out.append("| per-thing / allow-all | %s | %s | | |" % (
+            fmt_ratio(th.get("value"), al.get("value")),
+            fmt_ratio(th.get("per_cpu_s"), al.get("per_cpu_s"))))
     out.append("")
     out.append("Medians of %d run(s) per broker, brokers alternated; %s. %s" % (
         meta["reps"], meta["pinning"], meta["when"]))
     out.append("Per broker-CPU-s: deliveries (or connects) per second of broker CPU "
                "(utime+stime). Latency columns: message latency for pubsub loads, "
-               "connect latency (TCP connect → CONNACK) for the connect load. Flat-out QoS 0 "
+               "connect latency (TCP connect → CONNACK) for the connect load, a device's "
+               "first attempt → its CONNACK for the JITP loads. Flat-out QoS 0 "
                "latency is queueing in socket buffers, not broker delay.")
     for n in notes:
         out.append("")
@@ -691,6 +1034,10 @@ def parse_args():
     ap.add_argument("--shadow-rate", type=float, default=0,
                     help="updates/s of shadow_lat (default: half the median shadow_flat "
                          "result of this run, else 10000)")
+    ap.add_argument("--jitp-devices", type=int, default=1000,
+                    help="new devices per JITP run (default 1000)")
+    ap.add_argument("--jitp", action="store_true",
+                    help="run only the JITP loads (jitp_aws, jitp_accept)")
     ap.add_argument("--quick", action="store_true",
                     help="one short run of everything (well under a minute)")
     ap.add_argument("--only", default="",
@@ -707,6 +1054,11 @@ def parse_args():
         a.storm_conns = min(a.storm_conns, 300)
         a.idle_conns = min(a.idle_conns, 1000)
         a.shadow_things = min(a.shadow_things, 200)
+        a.jitp_devices = min(a.jitp_devices, 200)
+    if a.jitp:
+        if a.only:
+            ap.error("--jitp and --only exclude each other")
+        a.only = "jitp_aws,jitp_accept"
     return a
 
 
@@ -749,6 +1101,12 @@ def main():
                                                    ", ".join(l.key for l in loads)))
             return 2
         loads = [l for l in loads if l.key in keys]
+    if any(l.kind == "jitp" for l in loads) and not os.access(AWS_CLI, os.X_OK):
+        log("SKIPPING the JITP loads: they register their CA through the aws CLI, and %s "
+            "is missing (apt-get install awscli)" % AWS_CLI)
+        loads = [l for l in loads if l.kind != "jitp"]
+        if not loads:
+            return 2
     if all(l.roostd_only for l in loads):
         if "roostd" not in wanted:
             log("the shadow loads need roostd")
@@ -792,21 +1150,45 @@ def main():
             m = Mosquitto(work, broker_cpu, ca, server_cert, server_key)
             m.start()
             brokers["mosquitto"] = m
-        if "roostd" in brokers and any(l.roostd_only for l in loads):
+        if "roostd" in brokers and any(l.kind == "shadow" for l in loads):
             rs = Roostd(work, broker_cpu, roostd_bin, threads=2, name="roostd-shadow")
             rs.start()
             brokers["roostd-shadow"] = rs
-        runner = Runner(a, bench, gen_cpu, client_cert, client_key, ca)
+        if "roostd" in brokers and any(l.kind == "jitp" for l in loads):
+            rj = Roostd(work, broker_cpu, roostd_bin, name="roostd-jitp",
+                        allow_unregistered=False)
+            rj.start()
+            brokers["roostd-jitp"] = rj
+        for load in loads:
+            if "roostd" not in brokers or not load.broker:
+                continue
+            ra = Roostd(work, broker_cpu, roostd_bin, name=load.broker)
+            ra.start()
+            brokers[load.broker] = ra
+            per_thing = load.key == "authz_thing"
+            attach_anonymous_policy(ra, "bench-" + load.key,
+                                    AUTHZ_PER_THING if per_thing else AUTHZ_ALLOW_ALL)
+            if mqtt_publish_allowed(ra.plain_port, "probe-1", "elsewhere/x") == per_thing:
+                raise RuntimeError("%s: the %s policy is not in force" % (
+                    load.broker, "per-thing" if per_thing else "allow-all"))
+        runner = Runner(a, bench, gen_cpu, client_cert, client_key, ca, work)
 
         for rep in range(a.reps):
             order = wanted if rep % 2 == 0 else list(reversed(wanted))
-            for load in loads:
+            rep_loads = list(loads)
+            if rep % 2:  # the two policies take turns going first
+                idx = [i for i, l in enumerate(rep_loads) if l.broker]
+                for i, j in zip(idx, reversed(idx)):
+                    if i < j:
+                        rep_loads[i], rep_loads[j] = rep_loads[j], rep_loads[i]
+            for load in rep_loads:
                 if load.kind == "idle" and rep >= a.idle_reps:
                     continue
                 for name in order:
                     if name not in results[load.key]:
                         continue
-                    b = brokers["roostd-shadow" if load.roostd_only else name]
+                    b = brokers[load.broker or ("roostd-jitp" if load.kind == "jitp" else
+                                                "roostd-shadow" if load.roostd_only else name)]
                     res = runner.run_once(load, b, "%s-%s-%d" % (load.key, name, rep))
                     res["rep"] = rep
                     results[load.key][name].append(res)
@@ -855,6 +1237,7 @@ def main():
             "meta": dict(meta, quick=a.quick, duration=a.duration,
                          latency_duration=a.latency_duration, fanout_rate=a.fanout_rate,
                          storm_conns=a.storm_conns, idle_conns=a.idle_conns,
+                         jitp_devices=a.jitp_devices,
                          mosquitto=mosquitto_version()),
             "loads": [{"key": l.key, "label": l.label, "kind": l.kind,
                        "summary": summary[l.key], "runs": results[l.key]} for l in loads],

@@ -2,7 +2,7 @@
  * bench.h - roost-bench internals shared by its files: the options, the
  * latency histogram, and the single-threaded epoll client loop whose
  * connections go TCP -> (TLS) -> CONNECT/CONNACK -> (SUBSCRIBE/SUBACK) ->
- * ready before a mode (pubsub.c, storm.c, shadow.c) drives them.
+ * ready before a mode (pubsub.c, storm.c, shadow.c, jitp.c) drives them.
  *
  * The generator is deliberately one thread: on the 2-core machines we measure
  * on, the broker owns one core and roost-bench the other. Connections are
@@ -19,9 +19,21 @@
 #include <signal.h>
 #include <sys/socket.h>
 
-enum bench_mode { BENCH_MODE_PUBSUB, BENCH_MODE_CONNECT, BENCH_MODE_IDLE, BENCH_MODE_SHADOW };
+enum bench_mode {
+    BENCH_MODE_PUBSUB,
+    BENCH_MODE_CONNECT,
+    BENCH_MODE_IDLE,
+    BENCH_MODE_SHADOW,
+    BENCH_MODE_JITP,
+};
 enum bench_transport { BENCH_TCP, BENCH_TLS, BENCH_MTLS };
-enum bench_layout { BENCH_LAYOUT_AUTO, BENCH_LAYOUT_PAIRS, BENCH_LAYOUT_FANOUT };
+/* THINGS: pairs on AWS's per-thing topics, things/<publisher client id>/... */
+enum bench_layout {
+    BENCH_LAYOUT_AUTO,
+    BENCH_LAYOUT_PAIRS,
+    BENCH_LAYOUT_FANOUT,
+    BENCH_LAYOUT_THINGS,
+};
 
 struct bench_opts {
     enum bench_mode mode;
@@ -52,6 +64,11 @@ struct bench_opts {
     unsigned things;           /* shadow: things, one device connection each */
     unsigned apps;             /* shadow: app connections changing desired */
     double desired_fraction;   /* shadow: app desired updates per device update */
+    const char *ca_cert;       /* jitp: the registered CA that signs the devices (PEM) */
+    const char *ca_key;        /* jitp: its private key (PEM) */
+    const char *name_prefix;   /* jitp: device CN = client id = <prefix>-<i>; NULL = random */
+    const char *write_certs;   /* jitp: also write each device's chain and key here */
+    double timeout;            /* jitp: seconds until a device that never connected fails */
     bool quiet;                /* only the RESULT line */
 };
 
@@ -134,8 +151,12 @@ struct bench_loop;
 
 /* Mode callbacks. on_ready: the connection reached BC_READY. on_packet: a
  * packet for a ready connection (PINGRESP is eaten by the loop). on_close:
- * the connection failed or was closed (rc 0 = closed on purpose). */
+ * the connection failed or was closed (rc 0 = closed on purpose). on_tls
+ * (optional): the connection's SSL object exists and its handshake has not
+ * started, so a mode can give each connection its own client certificate;
+ * non-zero fails the connection. */
 struct bench_hooks {
+    int (*on_tls)(struct bench_loop *l, struct bench_conn *c, SSL *ssl);
     void (*on_ready)(struct bench_loop *l, struct bench_conn *c);
     void (*on_packet)(struct bench_loop *l, struct bench_conn *c,
                       const struct roost_mqtt_packet *p);
@@ -227,6 +248,13 @@ struct bench_result {
     uint64_t deltas;          /* /update/delta carrying an app's clientToken */
     uint64_t deltas_lost;     /* accepted app updates whose delta never came */
     uint64_t deltas_other;    /* deltas caused by device updates (desired not yet adopted) */
+    /* jitp only (connections = devices that got CONNACK 0, lat = first attempt -> CONNACK) */
+    uint64_t attempts;        /* connection attempts of all devices */
+    uint64_t attempts_max;    /* most attempts one device needed */
+    uint64_t refused;         /* attempts the server refused or closed before CONNACK */
+    uint64_t refused_connack; /* attempts answered with a non-zero CONNACK */
+    uint64_t timeouts;        /* attempts without an answer in time */
+    double gen_s;             /* seconds spent making the device certificates (untimed) */
 };
 
 int bench__run_pubsub(const struct bench_opts *o, volatile sig_atomic_t *stop,
@@ -239,5 +267,12 @@ int bench__run_shadow(const struct bench_opts *o, volatile sig_atomic_t *stop,
                       struct bench_result *out);
 /* The shadow mode's summary (stderr) and RESULT line (stdout). */
 void bench__print_shadow(const struct bench_opts *o, const struct bench_result *r);
+int bench__run_jitp(const struct bench_opts *o, volatile sig_atomic_t *stop,
+                    struct bench_result *out);
+/* The jitp mode's summary (stderr) and RESULT line (stdout). */
+void bench__print_jitp(const struct bench_opts *o, const struct bench_result *r);
+/* Checks the device certificate maker against an in-memory CA; prints and
+ * returns 1 on failure (part of `roost-bench selftest`). */
+int bench__jitp_selftest(void);
 
 #endif /* ROOST_BENCH_H */

@@ -269,6 +269,10 @@ static void tcp_connected(struct bench_loop *l, struct bench_conn *c)
         conn_fail(l, c, "SSL_new", ROOST_ETLS);
         return;
     }
+    if (l->hooks.on_tls && l->hooks.on_tls(l, c, c->ssl) != 0) {
+        conn_fail(l, c, "client certificate", ROOST_ETLS);
+        return;
+    }
     const char *host = l->o->host;
     unsigned char ip[sizeof(struct in6_addr)];
     bool is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;

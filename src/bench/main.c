@@ -1,10 +1,11 @@
 /*
  * main.c - roost-bench's command line: parses the options, raises the file
- * descriptor limit, runs one mode (pubsub, connect, idle, shadow) and prints
+ * descriptor limit, runs one mode (pubsub, connect, idle, shadow, jitp) and prints
  * a human summary on stderr plus one machine-readable `RESULT {json}` line on
  * stdout (scripts/bench.py reads that line). Exit status: 0 ok, 1 messages
  * lost under --require-no-loss (shadow: always, for an unanswered update or a
- * missing delta), 2 bad usage, 3 setup failed (connections could not be made).
+ * missing delta; jitp: a device that never connected), 2 bad usage, 3 setup
+ * failed (connections could not be made).
  */
 #include "bench.h"
 
@@ -42,7 +43,17 @@ static const char usage[] =
     "            reports durable updates/s (accepted/s), update->/accepted and\n"
     "            desired->/update/delta latency, rejections by code; exits 1 if\n"
     "            an update got no answer or an accepted desired change no delta\n"
-    "  selftest  check the latency histogram and duplicate detection\n"
+    "  jitp      just-in-time provisioning storm (roostd, AWS IoT): --connections\n"
+    "            new devices, each with its own EC P-256 certificate signed by the\n"
+    "            JITP CA (--ca-cert/--ca-key; subject C=DE, CN=<prefix>-<i> = client\n"
+    "            id), connect over mTLS sending device + CA certificates, at most\n"
+    "            --concurrency in setup; a refused or closed attempt is retried\n"
+    "            after 20 ms doubling to 500 ms until CONNACK 0. Reports devices\n"
+    "            provisioned/s (first attempt to last CONNACK), first attempt ->\n"
+    "            CONNACK latency and attempts per device; exits 1 if a device did\n"
+    "            not connect within --timeout\n"
+    "  selftest  check the latency histogram, duplicate detection and the jitp\n"
+    "            certificate maker\n"
     "\n"
     "Connection:\n"
     "  -H, --host HOST        broker address (default 127.0.0.1)\n"
@@ -65,6 +76,8 @@ static const char usage[] =
     "      --layout L         pairs: publisher i -> PREFIX/i -> subscriber i (P = S)\n"
     "                         fanout: everyone on PREFIX/0; each subscriber gets\n"
     "                         every publisher's messages (1->S fan-out, N->N mesh)\n"
+    "                         things: pairs on things/<publisher id>/PREFIX/i (the\n"
+    "                         topics of a per-thing policy)\n"
     "                         default: pairs when P = S, else fanout\n"
     "      --topic-prefix P   topic prefix (default bench)\n"
     "  -q, --qos 0|1|2        publish and subscribe QoS (default 0)\n"
@@ -86,10 +99,17 @@ static const char usage[] =
     "      --inflight N       updates in flight per device and per app, at most 10\n"
     "                         (roostd's and AWS's per-client quota)\n"
     "\n"
-    "connect / idle:\n"
-    "  -c, --connections N    connections (default 1000)\n"
+    "connect / idle / jitp:\n"
+    "  -c, --connections N    connections, jitp: devices (default 1000)\n"
     "  -k, --concurrency K    connections in setup at once (default 50; pubsub too)\n"
     "      --hold S           idle: seconds to hold (default 0 = until SIGTERM)\n"
+    "\n"
+    "jitp (always mutual TLS; --cafile checks the server):\n"
+    "      --ca-cert FILE     the registered, auto-registering CA (PEM)\n"
+    "      --ca-key FILE      its private key (PEM, unencrypted)\n"
+    "      --prefix NAME      device names NAME-0, NAME-1 ... (default rb<random>-jitp)\n"
+    "      --timeout S        give up on devices not connected after S s (default 120)\n"
+    "      --write-certs DIR  also write DIR/<name>.pem (device + CA) and <name>.key\n"
     "\n"
     "Output:\n"
     "      --quiet            no progress lines on stderr\n"
@@ -120,6 +140,11 @@ enum {
     OPT_THINGS,
     OPT_APPS,
     OPT_DESIRED,
+    OPT_CA_CERT,
+    OPT_CA_KEY,
+    OPT_NAME_PREFIX,
+    OPT_TIMEOUT,
+    OPT_WRITE_CERTS,
 };
 
 static const struct option long_opts[] = {
@@ -152,6 +177,11 @@ static const struct option long_opts[] = {
     {"things", required_argument, NULL, OPT_THINGS},
     {"apps", required_argument, NULL, OPT_APPS},
     {"desired-fraction", required_argument, NULL, OPT_DESIRED},
+    {"ca-cert", required_argument, NULL, OPT_CA_CERT},
+    {"ca-key", required_argument, NULL, OPT_CA_KEY},
+    {"prefix", required_argument, NULL, OPT_NAME_PREFIX},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"write-certs", required_argument, NULL, OPT_WRITE_CERTS},
     {NULL, 0, NULL, 0},
 };
 
@@ -210,8 +240,10 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         o->mode = BENCH_MODE_IDLE;
     else if (strcmp(argv[1], "shadow") == 0)
         o->mode = BENCH_MODE_SHADOW;
+    else if (strcmp(argv[1], "jitp") == 0)
+        o->mode = BENCH_MODE_JITP;
     else {
-        fprintf(stderr, "roost-bench: unknown mode '%s' (pubsub, connect, idle, shadow)\n",
+        fprintf(stderr, "roost-bench: unknown mode '%s' (pubsub, connect, idle, shadow, jitp)\n",
                 argv[1]);
         return ROOST_EINVAL;
     }
@@ -273,8 +305,10 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
                 o->layout = BENCH_LAYOUT_PAIRS;
             else if (strcmp(optarg, "fanout") == 0)
                 o->layout = BENCH_LAYOUT_FANOUT;
+            else if (strcmp(optarg, "things") == 0)
+                o->layout = BENCH_LAYOUT_THINGS;
             else {
-                fprintf(stderr, "roost-bench: --layout is pairs or fanout\n");
+                fprintf(stderr, "roost-bench: --layout is pairs, fanout or things\n");
                 rc = ROOST_EINVAL;
             }
             break;
@@ -339,6 +373,33 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
                 rc = ROOST_EINVAL;
             }
             break;
+        case OPT_CA_CERT:
+            o->ca_cert = optarg;
+            break;
+        case OPT_CA_KEY:
+            o->ca_key = optarg;
+            break;
+        case OPT_NAME_PREFIX:
+            o->name_prefix = optarg;
+            /* Thing names: [a-zA-Z0-9:_-], and room for "-<index>" within 128. */
+            if (!*optarg || strlen(optarg) > 100 ||
+                strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789:_-") != strlen(optarg)) {
+                fprintf(stderr, "roost-bench: --prefix is 1-100 characters of a-z A-Z 0-9 : _ -"
+                                " (it names things)\n");
+                rc = ROOST_EINVAL;
+            }
+            break;
+        case OPT_TIMEOUT:
+            rc = parse_seconds("timeout", optarg, &o->timeout);
+            if (rc == 0 && o->timeout <= 0) {
+                fprintf(stderr, "roost-bench: --timeout must be > 0\n");
+                rc = ROOST_EINVAL;
+            }
+            break;
+        case OPT_WRITE_CERTS:
+            o->write_certs = optarg;
+            break;
         case OPT_QUIET:
             o->quiet = true;
             break;
@@ -357,9 +418,27 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         fprintf(stderr, "roost-bench: unexpected argument '%s'\n", argv[optind]);
         return ROOST_EINVAL;
     }
+    if (o->mode == BENCH_MODE_JITP) {
+        if (!o->ca_cert || !o->ca_key) {
+            fprintf(stderr, "roost-bench: jitp needs --ca-cert and --ca-key (the JITP CA)\n");
+            return ROOST_EINVAL;
+        }
+        if (o->cert || o->key || o->transport == BENCH_TLS) {
+            fprintf(stderr, "roost-bench: jitp is mutual TLS with a certificate per device, "
+                            "made by roost-bench: no --cert, --key or -t tls\n");
+            return ROOST_EINVAL;
+        }
+        o->transport = BENCH_MTLS;
+        if (o->timeout == 0)
+            o->timeout = 120;
+    } else if (o->ca_cert || o->ca_key || o->name_prefix || o->write_certs || o->timeout > 0) {
+        fprintf(stderr, "roost-bench: --ca-cert, --ca-key, --prefix, --timeout and --write-certs "
+                        "are for jitp\n");
+        return ROOST_EINVAL;
+    }
     if (!o->port)
         o->port = o->transport == BENCH_TCP ? "1883" : "8883";
-    if (o->transport == BENCH_MTLS && (!o->cert || !o->key)) {
+    if (o->transport == BENCH_MTLS && o->mode != BENCH_MODE_JITP && (!o->cert || !o->key)) {
         fprintf(stderr, "roost-bench: --transport mtls needs --cert and --key\n");
         return ROOST_EINVAL;
     }
@@ -369,7 +448,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     }
     if (o->layout == BENCH_LAYOUT_AUTO)
         o->layout = o->pubs == o->subs ? BENCH_LAYOUT_PAIRS : BENCH_LAYOUT_FANOUT;
-    if (o->layout == BENCH_LAYOUT_PAIRS && o->pubs != o->subs) {
+    if (o->layout != BENCH_LAYOUT_FANOUT && o->pubs != o->subs) {
         fprintf(stderr, "roost-bench: --layout pairs needs as many publishers as subscribers\n");
         return ROOST_EINVAL;
     }
@@ -400,7 +479,10 @@ static void print_result(const struct bench_opts *o, const struct bench_result *
                     "(lost %llu, dup %llu), %.0f msg/s over %.2f s; latency p50 %.1f us, "
                     "p99 %.1f us, p99.9 %.1f us, max %.1f us; errors %llu\n",
                     tnames[o->transport], o->version, o->qos, o->pubs, o->subs,
-                    o->layout == BENCH_LAYOUT_PAIRS ? "pairs" : "fanout", o->payload,
+                    o->layout == BENCH_LAYOUT_FANOUT   ? "fanout"
+                    : o->layout == BENCH_LAYOUT_THINGS ? "things"
+                                                       : "pairs",
+                    o->payload,
                     o->rate > 0 ? " rate-limited" : " flat-out", (unsigned long long)r->sent,
                     (unsigned long long)r->received, (unsigned long long)r->expected,
                     (unsigned long long)r->lost, (unsigned long long)r->duplicates, r->msgs_per_s,
@@ -434,7 +516,7 @@ int main(int argc, char **argv)
 {
     struct bench_opts o;
     if (argc == 2 && strcmp(argv[1], "selftest") == 0)
-        return bench__selftest();
+        return bench__selftest() | bench__jitp_selftest();
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc > 0 ? 0 : 2;
@@ -470,6 +552,9 @@ int main(int argc, char **argv)
     case BENCH_MODE_SHADOW:
         rc = bench__run_shadow(&o, &stop_flag, &r);
         break;
+    case BENCH_MODE_JITP:
+        rc = bench__run_jitp(&o, &stop_flag, &r);
+        break;
     }
     if (!r.mode) {
         fprintf(stderr, "roost-bench: %s\n", roost_strerror(rc));
@@ -477,10 +562,14 @@ int main(int argc, char **argv)
     }
     if (o.mode == BENCH_MODE_SHADOW)
         bench__print_shadow(&o, &r);
+    else if (o.mode == BENCH_MODE_JITP)
+        bench__print_jitp(&o, &r);
     else
         print_result(&o, &r);
     if (rc && rc != -EINTR)
         return 3;
+    if (o.mode == BENCH_MODE_JITP)
+        return r.connections < o.connections ? 1 : 0;
     if (o.mode == BENCH_MODE_SHADOW)
         return r.lost || r.deltas_lost || r.duplicates || r.accepted == 0 ? 1 : 0;
     if (o.mode != BENCH_MODE_PUBSUB && r.connections == 0)

@@ -376,7 +376,11 @@ int bench__run_pubsub(const struct bench_opts *o, volatile sig_atomic_t *stop,
         s->c.idx = i;
         s->c.fd = -1;
         snprintf(s->cid, sizeof(s->cid), "rb%08x-s%u", tag, i);
-        snprintf(s->filter, sizeof(s->filter), "%s/%u", o->topic_prefix, ps.fanout ? 0 : i);
+        if (o->layout == BENCH_LAYOUT_THINGS) /* the publisher's own topic */
+            snprintf(s->filter, sizeof(s->filter), "things/rb%08x-p%u/%.80s/%u", tag, i,
+                     o->topic_prefix, i);
+        else
+            snprintf(s->filter, sizeof(s->filter), "%s/%u", o->topic_prefix, ps.fanout ? 0 : i);
         s->c.client_id = s->cid;
         s->c.sub_filter = s->filter;
         if (ps.track) {
@@ -391,7 +395,11 @@ int bench__run_pubsub(const struct bench_opts *o, volatile sig_atomic_t *stop,
         p->c.idx = i;
         p->c.fd = -1;
         snprintf(p->cid, sizeof(p->cid), "rb%08x-p%u", tag, i);
-        int tl = snprintf(p->topic, sizeof(p->topic), "%s/%u", o->topic_prefix, ps.fanout ? 0 : i);
+        int tl = o->layout == BENCH_LAYOUT_THINGS
+                     ? snprintf(p->topic, sizeof(p->topic), "things/%s/%.80s/%u", p->cid,
+                                o->topic_prefix, i)
+                     : snprintf(p->topic, sizeof(p->topic), "%s/%u", o->topic_prefix,
+                                ps.fanout ? 0 : i);
         p->topic_len = (size_t)tl;
         p->c.client_id = p->cid;
         p->next_pid = 1;
