@@ -333,7 +333,8 @@ static void req_finish(void *arg)
 
 static bool effects_any(const struct roost_registry_effects *fx)
 {
-    return fx->n_certs || fx->cas_changed || fx->policies_changed || fx->things_changed;
+    return fx->n_certs || fx->cas_changed || fx->policies_changed || fx->things_changed ||
+           fx->n_events;
 }
 
 /* On the store's writer thread, after COMMIT (or the rollback). */

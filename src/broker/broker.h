@@ -150,6 +150,10 @@ void roost_broker_authz_done(struct roost_broker_authz_request *req, struct roos
  * client's policies are resolved again; a client whose iot:Connect no
  * longer holds is disconnected. Thread-safe. */
 void roost_broker_policies_changed(struct roost_broker *b);
+/* The same for the clients of one certificate only (its own attachments
+ * changed: a policy attached or detached, a thing attached): a fleet being
+ * provisioned does not make every live connection resolve again. */
+void roost_broker_policies_changed_cert(struct roost_broker *b, const char *cert_id);
 
 /* ==== Retained messages for the HTTPS data plane ========================= */
 

@@ -1127,16 +1127,52 @@ void roost_broker_set_authorizer(struct roost_broker *b, roost_broker_resolve_fn
     b->resolve_ud = ud;
 }
 
-static void reresolve_on_loop(void *arg)
+/* Re-resolves this loop's connected clients: all, or (cert != NULL) those
+ * of one certificate. */
+static void reresolve_clients(struct shard *sh, const char *cert)
 {
-    struct shard *sh = roost_loop_user(roost_loop_current());
-    ROOST_UNUSED(arg);
     for (struct client *c = sh->clients; c; c = c->next) {
         if (!c->connected || c->closing || !c->session)
             continue;
+        if (cert) {
+            const struct roost_peer *p = roost_conn_peer(c->conn);
+            if (!p->has_cert || strcmp(p->cert_id, cert) != 0)
+                continue;
+        }
         start_resolve(c, c->assigned_id, atomic_load(&c->session->persistent),
                       c->will ? c->will->topic : NULL);
     }
+}
+
+static void reresolve_on_loop(void *arg)
+{
+    ROOST_UNUSED(arg);
+    reresolve_clients(roost_loop_user(roost_loop_current()), NULL);
+}
+
+/* Shared by the loops it is posted to; the last one frees it. */
+struct reresolve_cert {
+    char cert_id[65];
+    atomic_int pending;
+};
+
+static void reresolve_cert_on_loop(void *arg)
+{
+    struct reresolve_cert *r = arg;
+    reresolve_clients(roost_loop_user(roost_loop_current()), r->cert_id);
+    if (atomic_fetch_sub(&r->pending, 1) == 1)
+        roost_free(r);
+}
+
+void roost_broker_policies_changed_cert(struct roost_broker *b, const char *cert_id)
+{
+    if (!b->resolve || atomic_load(&b->shutting_down) || !cert_id)
+        return;
+    struct reresolve_cert *r = roost_xcalloc(1, sizeof(*r));
+    snprintf(r->cert_id, sizeof(r->cert_id), "%s", cert_id);
+    atomic_init(&r->pending, (int)b->n_shards);
+    for (unsigned i = 0; i < b->n_shards; i++)
+        roost_loop_post(b->shards[i]->loop, reresolve_cert_on_loop, r);
 }
 
 void roost_broker_policies_changed(struct roost_broker *b)

@@ -391,7 +391,7 @@ int registry__op_create_policy(struct roost_registry *reg, struct roost_store_tx
         rc = store_version(call, txn, name, arn, "1", doc);
     if (rc)
         return rc;
-    call->effects.policies_changed = true;
+    /* A new policy is attached to nothing yet: no principal changes. */
     call->result = json_pack("{s:s,s:s,s:s,s:s}", "policyName", name, "policyArn", arn,
                              "policyDocument", doc, "policyVersionId", "1");
     return 0;
@@ -781,12 +781,16 @@ static int target_must_exist(struct roost_api_call *call, struct roost_store_txn
 }
 
 
-/* Live connections of a certificate recompute their policies after commit. */
+/* Who recomputes their policies after commit: a certificate's own
+ * connections when the target is a certificate (a fleet being provisioned
+ * must not make every live connection resolve again), everyone for a thing
+ * group or the anonymous principal. */
 static void target_changed(struct roost_api_call *call, const struct target *t)
 {
     if (strcmp(t->kind, "cert") == 0)
         roost_api_effects_cert(call, t->name);
-    call->effects.policies_changed = true;
+    else
+        call->effects.policies_changed = true;
 }
 
 /* What a target's policy links hold: how many, and whether `want` is one. */

@@ -680,7 +680,8 @@ int registry__op_create_thing(struct roost_registry *reg, struct roost_store_txn
     if (rc)
         goto out;
     thing_ids_result(call, doc);
-    call->effects.things_changed = true;
+    /* A new thing has no principal yet: no connection's policies change
+     * (its events, if enabled, are in call->effects.events). */
 out:
     json_decref(clean);
     json_decref(existing);
@@ -2315,8 +2316,7 @@ int registry__op_attach_thing_principal(struct roost_registry *reg, struct roost
         rc = link_del(call, txn, "exclusive", "thing", thing, "cert", cert);
     if (rc)
         return rc;
-    roost_api_effects_cert(call, cert);
-    call->effects.things_changed = true;
+    roost_api_effects_cert(call, cert); /* that certificate's connections only */
     return 0;
 }
 
@@ -2339,8 +2339,7 @@ int registry__op_detach_thing_principal(struct roost_registry *reg, struct roost
         rc = link_del(call, txn, "exclusive", "thing", thing, "cert", cert);
     if (rc)
         return rc;
-    roost_api_effects_cert(call, cert);
-    call->effects.things_changed = true;
+    roost_api_effects_cert(call, cert); /* that certificate's connections only */
     return 0;
 }
 

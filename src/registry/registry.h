@@ -47,11 +47,13 @@ struct roost_registry_event {
 
 /* What changed, for caches and live connections, applied after commit. */
 struct roost_registry_effects {
-    char (*certs)[65];             /* certificate ids whose status or attachments changed */
+    char (*certs)[65];             /* certificate ids whose status, policies or things
+                                      changed: those connections are re-checked */
     size_t n_certs, cap_certs;
     bool cas_changed;              /* CA certificates added/removed/changed */
-    bool policies_changed;         /* any policy, version or attachment */
-    bool things_changed;           /* things, types, groups, principals */
+    bool policies_changed;         /* a change any principal's policies may depend on:
+                                      policy versions, group or anonymous attachments */
+    bool things_changed;           /* things, types, groups (attributes, memberships) */
     struct roost_registry_event *events; /* enabled registry events, in order */
     size_t n_events, cap_events;
 };

@@ -86,12 +86,15 @@ void roostd_on_registry_effects(void *ud, const struct roost_registry_effects *f
 {
     struct roostd *d = ud;
     roostd_policies_invalidate(d, fx); /* before the re-resolves it triggers */
-    if (fx->policies_changed || fx->things_changed)
+    bool everyone = fx->policies_changed || fx->things_changed;
+    if (everyone)
         roost_broker_policies_changed(d->broker);
-    for (size_t i = 0; i < fx->n_certs; i++) {
+    for (size_t i = 0; i < fx->n_certs && d->broker; i++) {
         enum roost_cert_status st = roost_registry_cert_status(d->registry, fx->certs[i]);
-        if (st != ROOST_CERT_ACTIVE && d->broker)
+        if (st != ROOST_CERT_ACTIVE)
             roost_broker_disconnect_cert(d->broker, fx->certs[i]);
+        else if (!everyone)
+            roost_broker_policies_changed_cert(d->broker, fx->certs[i]);
     }
     if (fx->cas_changed) {
         char *pem = NULL;

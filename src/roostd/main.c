@@ -523,6 +523,8 @@ int main(int argc, char **argv)
             .metrics_ud = &d,
             .shadow = d.shadow,
             .broker = d.broker,
+            .authorize_device = roostd_authorize_device,
+            .authorize_ud = &d,
         };
         rc = roost_api_create(&acfg, &api);
         if (rc)

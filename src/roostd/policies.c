@@ -429,10 +429,79 @@ void roostd_resolve_policies(void *ud, const struct roost_broker_identity *id,
     roost_store_submit(d->store, &j->op);
 }
 
+/*
+ * A device on the HTTPS data plane (mTLS, no SigV4): its certificate's
+ * policies, from the same cache as its MQTT connections (the principal
+ * "<cert>/": HTTP has no client id, so no thing variables and no group
+ * policies, as for an MQTT client whose id names no attached thing), then
+ * one evaluation. The certificate must still be ACTIVE: an HTTP keep-alive
+ * connection may outlive a revocation.
+ */
+bool roostd_authorize_device(void *ud, struct roost_store_txn *txn, const char *cert_id,
+                             enum roost_authz_action action, enum roost_authz_rtype type,
+                             const char *name)
+{
+    struct roostd *d = ud;
+    if (roost_registry_cert_status(d->registry, cert_id) != ROOST_CERT_ACTIVE)
+        return false;
+    uint64_t gen = atomic_load(&d->authz_generation);
+    if (gen != d->authz_cache_generation || d->authz_cache.count >= CACHE_MAX) {
+        cache_clear(d);
+        d->authz_cache_generation = gen;
+    }
+    char key[65 + 1];
+    snprintf(key, sizeof(key), "%.64s/", cert_id);
+    struct principal *pr = roost_map_get(&d->authz_cache, key, strlen(key));
+    if (pr) {
+        atomic_fetch_add(&d->authz_cache_hits, 1);
+    } else {
+        atomic_fetch_add(&d->authz_cache_misses, 1);
+        struct resolve_job *j = roost_xcalloc(1, sizeof(*j));
+        j->d = d;
+        snprintf(j->cert_id, sizeof(j->cert_id), "%s", cert_id);
+        int rc = principal_load(txn, j, &pr);
+        for (size_t i = 0; i < j->n_policies; i++)
+            roost_free(j->policy_names[i]);
+        for (size_t i = 0; i < j->n_groups; i++)
+            roost_free(j->groups[i]);
+        roost_free(j);
+        if (rc) {
+            roost_log_error("authz", "reading the policies of %.12s failed: %s", cert_id,
+                            roost_strerror(rc));
+            return false;
+        }
+        roost_map_put(&d->authz_cache, key, strlen(key), pr);
+    }
+    if (!pr->policy)
+        return false;
+    struct roost_authz_ctx ctx = {
+        .cert = pr->have_info ? &pr->cert_vars : NULL,
+    };
+    return roost_authz_evaluate(pr->policy, &ctx, action, type, name, strlen(name), NULL);
+}
+
 void roostd_policies_invalidate(struct roostd *d, const struct roost_registry_effects *fx)
 {
-    if (fx->policies_changed || fx->things_changed || fx->n_certs)
+    if (fx->policies_changed || fx->things_changed) {
         atomic_fetch_add(&d->authz_generation, 1);
+        return;
+    }
+    /* Only some certificates' own attachments or status changed (a device
+     * being provisioned): drop their principals, keep everyone else's.
+     * Runs on the writer thread, the cache's only user. */
+    for (size_t i = 0; i < fx->n_certs; i++) {
+        size_t pos = 0;
+        struct roost_str key;
+        void *value;
+        while (roost_map_next(&d->authz_cache, &pos, &key, &value)) {
+            if (key.n > 64 && key.n < 256 && memcmp(key.p, fx->certs[i], 64) == 0 &&
+                key.p[64] == '/') {
+                char copy[256]; /* the map frees its own key */
+                memcpy(copy, key.p, key.n);
+                principal_free(roost_map_del(&d->authz_cache, copy, key.n));
+            }
+        }
+    }
 }
 
 static int count_anonymous(void *ud, const struct roost_store_link *l)

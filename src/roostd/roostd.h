@@ -48,6 +48,11 @@ void roostd_resolve_policies(void *ud, const struct roost_broker_identity *id,
                              struct roost_broker_authz_request *req);
 /* A registry change committed: drops the compiled policies it may affect. */
 void roostd_policies_invalidate(struct roostd *d, const struct roost_registry_effects *fx);
+/* roost_api_config.authorize_device: a device's HTTPS data-plane request
+ * against its certificate's policies (store writer thread). */
+bool roostd_authorize_device(void *ud, struct roost_store_txn *txn, const char *cert_id,
+                             enum roost_authz_action action, enum roost_authz_rtype type,
+                             const char *name);
 /* How many policies are attached to the principal "anonymous" (start-up). */
 int roostd_anonymous_policies(struct roostd *d, size_t *out_n);
 /* Frees the policy cache; after the store's writer stopped. */
