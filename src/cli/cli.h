@@ -442,6 +442,13 @@ int cli__cmd_claim_create(struct cli_ctx *ctx, const struct cli_invocation *inv)
  * certificate id or a unique prefix of at least 4 hex digits into the full
  * id (roost_xmalloc'd). */
 int cli__cert_resolve(struct cli_ctx *ctx, const char *id_or_prefix, char **out_id);
+/* The same for any certificate list (`list_path` "/certificates" or
+ * "/cacertificates"; `what` names it in errors). */
+int cli__certificate_resolve(struct cli_ctx *ctx, const char *list_path, const char *what,
+                             const char *id_or_prefix, char **out_id);
+/* `cert ls` / `ca ls`: the list at `list_path` as a table (id, status,
+ * created) or JSON {certificates: [...]}. */
+int cli__certificate_ls(struct cli_ctx *ctx, const char *list_path, const char *id_header);
 /* Removes one certificate the way `device rm` does: detaches its policies,
  * deactivates it when ACTIVE, deletes it. Progress lines go to stderr
  * unless quiet. */

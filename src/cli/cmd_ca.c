@@ -13,7 +13,6 @@
 #include "cli/cli.h"
 #include "pki/pki.h"
 
-#include <ctype.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -22,8 +21,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define CA_ID_LEN 64
-#define MIN_PREFIX 4
 #define TEMPLATE_FILE_LIMIT (10u << 10) /* AWS: templateBody at most 10240 characters */
 #define VERIFICATION_DAYS 1             /* it only has to be valid while the server looks */
 
@@ -60,61 +57,12 @@ out:
     return rc;
 }
 
-static bool all_hex(const char *s)
-{
-    for (; *s; s++)
-        if (!isxdigit((unsigned char)*s))
-            return false;
-    return true;
-}
-
-static int list_cas(struct cli_ctx *ctx, json_t **out)
-{
-    struct cli_list l = {.tmpl = "/cacertificates", .items_key = "certificates",
-                         .token_in = "marker", .token_out = "nextMarker"};
-    return cli__list_all(ctx, &l, out);
-}
-
 /* A full CA certificate id, or a unique prefix of at least 4 hex digits
  * (as `ca ls` shows them), as for device certificates. */
 static int ca_resolve(struct cli_ctx *ctx, const char *id_or_prefix, char **out_id)
 {
-    size_t n = strlen(id_or_prefix);
-    json_t *cas = NULL;
-    char *found = NULL;
-    int matches = 0, rc = 0;
-    *out_id = NULL;
-    if (n >= CA_ID_LEN || n < MIN_PREFIX || !all_hex(id_or_prefix)) {
-        *out_id = roost_xstrdup(id_or_prefix);
-        for (char *p = *out_id; n == CA_ID_LEN && *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-        return 0;
-    }
-    rc = list_cas(ctx, &cas);
-    if (rc)
-        goto out;
-    size_t i;
-    json_t *v;
-    json_array_foreach(cas, i, v) {
-        const char *id = cli__jstr(v, "certificateId");
-        if (strncasecmp(id, id_or_prefix, n) == 0 && matches++ == 0)
-            found = roost_xstrdup(id);
-    }
-    if (matches == 1) {
-        *out_id = found;
-        found = NULL;
-    } else if (matches == 0) {
-        cli__fail(ctx, NULL, "no CA certificate id starts with %s", id_or_prefix);
-        rc = CLI_EFAIL;
-    } else {
-        cli__fail(ctx, NULL, "%d CA certificate ids start with %s: give more digits", matches,
-                  id_or_prefix);
-        rc = CLI_EUSAGE;
-    }
-out:
-    roost_free(found);
-    json_decref(cas);
-    return rc;
+    return cli__certificate_resolve(ctx, "/cacertificates", "CA certificate", id_or_prefix,
+                                    out_id);
 }
 
 /* ---- register -------------------------------------------------------------- */
@@ -302,31 +250,8 @@ out:
 
 int cli__cmd_ca_ls(struct cli_ctx *ctx, const struct cli_invocation *inv)
 {
-    json_t *cas = NULL;
-    int rc = list_cas(ctx, &cas);
-    if (rc)
-        return rc;
-    if (ctx->json) {
-        json_t *o = json_pack("{s:O}", "certificates", cas);
-        cli__json_print(ctx, o);
-        json_decref(o);
-    } else {
-        static const char *const headers[] = {"CA CERTIFICATE ID", "STATUS", "CREATED"};
-        struct cli_table t;
-        cli__table_init(&t, 3, headers);
-        size_t i;
-        json_t *v;
-        json_array_foreach(cas, i, v) {
-            char created[32];
-            cli__time_format(json_object_get(v, "creationDate"), created);
-            cli__table_add(&t, (const char *[]){cli__jstr(v, "certificateId"),
-                                                cli__jstr(v, "status"), created});
-        }
-        cli__table_print(&t, ctx->out);
-        cli__table_cleanup(&t);
-    }
-    json_decref(cas);
-    return 0;
+    ROOST_UNUSED(inv);
+    return cli__certificate_ls(ctx, "/cacertificates", "CA CERTIFICATE ID");
 }
 
 int cli__cmd_ca_show(struct cli_ctx *ctx, const struct cli_invocation *inv)

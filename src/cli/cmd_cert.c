@@ -23,14 +23,17 @@ static bool all_hex(const char *s)
     return true;
 }
 
-static int list_certs(struct cli_ctx *ctx, json_t **out)
+/* Every certificate the server lists at `path` ("/certificates",
+ * "/cacertificates"): both answer {certificates: [...], nextMarker}. */
+static int list_certificates(struct cli_ctx *ctx, const char *path, json_t **out)
 {
-    struct cli_list l = {.tmpl = "/certificates", .items_key = "certificates",
-                         .token_in = "marker", .token_out = "nextMarker"};
+    struct cli_list l = {.tmpl = path, .items_key = "certificates", .token_in = "marker",
+                         .token_out = "nextMarker"};
     return cli__list_all(ctx, &l, out);
 }
 
-int cli__cert_resolve(struct cli_ctx *ctx, const char *id_or_prefix, char **out_id)
+int cli__certificate_resolve(struct cli_ctx *ctx, const char *list_path, const char *what,
+                             const char *id_or_prefix, char **out_id)
 {
     size_t n = strlen(id_or_prefix);
     json_t *certs = NULL;
@@ -46,27 +49,24 @@ int cli__cert_resolve(struct cli_ctx *ctx, const char *id_or_prefix, char **out_
             *p = (char)tolower((unsigned char)*p);
         return 0;
     }
-    rc = list_certs(ctx, &certs);
+    rc = list_certificates(ctx, list_path, &certs);
     if (rc)
         goto out;
     size_t i;
     json_t *v;
     json_array_foreach(certs, i, v) {
         const char *id = cli__jstr(v, "certificateId");
-        if (strncasecmp(id, id_or_prefix, n) == 0) {
-            matches++;
-            if (!found)
-                found = roost_xstrdup(id);
-        }
+        if (strncasecmp(id, id_or_prefix, n) == 0 && matches++ == 0)
+            found = roost_xstrdup(id);
     }
     if (matches == 1) {
         *out_id = found;
         found = NULL;
     } else if (matches == 0) {
-        cli__fail(ctx, NULL, "no certificate id starts with %s", id_or_prefix);
+        cli__fail(ctx, NULL, "no %s id starts with %s", what, id_or_prefix);
         rc = CLI_EFAIL;
     } else {
-        cli__fail(ctx, NULL, "%d certificate ids start with %s: give more digits", matches,
+        cli__fail(ctx, NULL, "%d %s ids start with %s: give more digits", matches, what,
                   id_or_prefix);
         rc = CLI_EUSAGE;
     }
@@ -74,6 +74,40 @@ out:
     roost_free(found);
     json_decref(certs);
     return rc;
+}
+
+int cli__cert_resolve(struct cli_ctx *ctx, const char *id_or_prefix, char **out_id)
+{
+    return cli__certificate_resolve(ctx, "/certificates", "certificate", id_or_prefix, out_id);
+}
+
+int cli__certificate_ls(struct cli_ctx *ctx, const char *list_path, const char *id_header)
+{
+    json_t *certs = NULL;
+    int rc = list_certificates(ctx, list_path, &certs);
+    if (rc)
+        return rc;
+    if (ctx->json) {
+        json_t *o = json_pack("{s:O}", "certificates", certs);
+        cli__json_print(ctx, o);
+        json_decref(o);
+    } else {
+        const char *headers[] = {id_header, "STATUS", "CREATED"};
+        struct cli_table t;
+        cli__table_init(&t, 3, headers);
+        size_t i;
+        json_t *v;
+        json_array_foreach(certs, i, v) {
+            char created[32];
+            cli__time_format(json_object_get(v, "creationDate"), created);
+            cli__table_add(&t, (const char *[]){cli__jstr(v, "certificateId"),
+                                                cli__jstr(v, "status"), created});
+        }
+        cli__table_print(&t, ctx->out);
+        cli__table_cleanup(&t);
+    }
+    json_decref(certs);
+    return 0;
 }
 
 int cli__cert_delete(struct cli_ctx *ctx, const char *cert_arn, const char *cert_id, bool quiet)
@@ -125,31 +159,8 @@ out:
 
 int cli__cmd_cert_ls(struct cli_ctx *ctx, const struct cli_invocation *inv)
 {
-    json_t *certs = NULL;
-    int rc = list_certs(ctx, &certs);
-    if (rc)
-        return rc;
-    if (ctx->json) {
-        json_t *o = json_pack("{s:O}", "certificates", certs);
-        cli__json_print(ctx, o);
-        json_decref(o);
-    } else {
-        static const char *const headers[] = {"CERTIFICATE ID", "STATUS", "CREATED"};
-        struct cli_table t;
-        cli__table_init(&t, 3, headers);
-        size_t i;
-        json_t *v;
-        json_array_foreach(certs, i, v) {
-            char created[32];
-            cli__time_format(json_object_get(v, "creationDate"), created);
-            cli__table_add(&t, (const char *[]){cli__jstr(v, "certificateId"),
-                                                cli__jstr(v, "status"), created});
-        }
-        cli__table_print(&t, ctx->out);
-        cli__table_cleanup(&t);
-    }
-    json_decref(certs);
-    return 0;
+    ROOST_UNUSED(inv);
+    return cli__certificate_ls(ctx, "/certificates", "CERTIFICATE ID");
 }
 
 /* "a, b, c" from an array of strings or of objects' `key` members. */
