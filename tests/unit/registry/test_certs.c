@@ -6,8 +6,7 @@
  * certificates minted by src/pki and, for CA registration, by the openssl
  * CLI as an independent issuer.
  */
-#include "roost_test.h"
-#include "registry/registry_int.h"
+#include "registry_env.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,10 +15,6 @@
 
 /* ==== Harness: a store, a registry, one API call at a time ================= */
 
-static char dir[512];
-static struct roost_store *st;
-static struct roost_registry *reg;
-static struct roost_pki_ca *ca;
 
 /* What the last api() call answered. */
 static int last_status;
@@ -30,79 +25,13 @@ static json_t *last_extra;         /* error_extra, owned */
 static size_t last_n_certs;
 static bool last_cas_changed, last_policies_changed;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = roost_xmalloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = '\0';
-    return buf;
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096], full[4800];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof(full), "cd '%s' && (%s) >cmd.log 2>&1", dir, cmd);
-    int s = system(full);
-    int rc = s != -1 && WIFEXITED(s) ? WEXITSTATUS(s) : -1;
-    if (rc != 0)
-        fprintf(stderr, "  command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
-
-static char *file_in_dir(const char *name)
-{
-    char path[700];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    return slurp(path);
-}
-
-static void env_open(void)
-{
-    char path[700];
-    snprintf(dir, sizeof(dir), "%s", roost_test_tmpdir());
-    snprintf(path, sizeof(path), "%s/roost.db", dir);
-    REQUIRE_OK(roost_store_open(path, &st));
-    snprintf(path, sizeof(path), "%s/pki", dir);
-    bool created = false;
-    REQUIRE_OK(roost_pki_bootstrap(path, NULL, 0, &created));
-    char cert[700], key[700];
-    snprintf(cert, sizeof(cert), "%s/pki/%s", dir, ROOST_PKI_ROOT_CERT);
-    snprintf(key, sizeof(key), "%s/pki/%s", dir, ROOST_PKI_ROOT_KEY);
-    REQUIRE_OK(roost_pki_ca_load(cert, key, &ca));
-    struct roost_registry_config cfg = {
-        .region = "us-east-1",
-        .account_id = "123456789012",
-        .endpoint_host = "iot.example.test",
-        .ca = ca,
-        .ca_pem = roost_pki_ca_pem(ca),
-    };
-    REQUIRE_OK(roost_registry_create(&cfg, st, &reg));
-}
-
 static void env_close(void)
 {
     json_decref(last_result);
     last_result = NULL;
     json_decref(last_extra);
     last_extra = NULL;
-    roost_registry_destroy(reg);
-    reg = NULL;
-    roost_store_close(st);
-    st = NULL;
-    roost_pki_ca_free(ca);
-    ca = NULL;
+    env_close_registry();
 }
 
 struct txn_ctx {
@@ -117,25 +46,6 @@ static int call_txn(struct roost_store_txn *txn, void *ud)
     struct txn_ctx *c = ud;
     c->rc = roost_registry_call(reg, txn, c->call);
     return c->rc;
-}
-
-static void record_rc(void *ud, int rc)
-{
-    *(int *)ud = rc;
-}
-
-static int run_txn(roost_store_txn_fn fn, void *ud)
-{
-    int rc = -9999;
-    struct roost_store_op *op = roost_xcalloc(1, sizeof(*op));
-    op->type = ROOST_STORE_TXN;
-    op->u.txn.fn = fn;
-    op->u.txn.ud = ud;
-    op->done = record_rc;
-    op->done_ud = &rc;
-    roost_store_submit(st, op);
-    REQUIRE_OK(roost_store_sync(st));
-    return rc;
 }
 
 /* Runs one operation: `query` is "k=v&k=v" (no escapes needed in tests),
@@ -219,63 +129,8 @@ static const json_t *rget(const char *path)
 /* Waits for the wall clock to move on, so that the next document is
  * created in a later millisecond than the last (creation-ordered lists
  * break ties by name, which the order checks must not depend on). */
-static void next_ms(void)
-{
-    uint64_t t = roost_wall_ms();
-    while (roost_wall_ms() == t)
-        ;
-}
-
 /* Raw store access for setting up things and links without ops_things.c. */
-struct put_req {
-    const char *kind, *name, *body;
-    struct roost_store_link link;
-};
-
-static int put_doc_txn(struct roost_store_txn *txn, void *ud)
-{
-    const struct put_req *r = ud;
-    if (r->kind)
-        return roost_store_doc_put(txn, r->kind, r->name, r->body, -1, NULL);
-    return roost_store_link_add(txn, &r->link);
-}
-
-static void put_doc(const char *kind, const char *name, const char *body)
-{
-    struct put_req r = {.kind = kind, .name = name, .body = body};
-    REQUIRE_OK(run_txn(put_doc_txn, &r));
-}
-
-static void put_link(const char *rel, const char *fk, const char *fn, const char *tk,
-                     const char *tn)
-{
-    struct put_req r = {.link = {rel, fk, fn, tk, tn}};
-    REQUIRE_OK(run_txn(put_doc_txn, &r));
-}
-
-struct get_req {
-    const char *kind, *name;
-    char *body;
-};
-
-static int get_doc_txn(struct roost_store_txn *txn, void *ud)
-{
-    struct get_req *r = ud;
-    struct roost_store_doc d;
-    int rc = roost_store_doc_get(txn, r->kind, r->name, &d);
-    if (!rc)
-        r->body = roost_xstrdup(d.body);
-    return rc == ROOST_ENOTFOUND ? 0 : rc;
-}
-
 /* The stored body of a document, or NULL (caller frees). */
-static char *get_doc(const char *kind, const char *name)
-{
-    struct get_req r = {kind, name, NULL};
-    run_txn(get_doc_txn, &r);
-    return r.body;
-}
-
 /* CreateKeysAndCertificate; copies the new id into out. */
 static void new_cert(bool active, char out[65])
 {

@@ -8,8 +8,7 @@
  * runs the way the API and src/provision run it: one store transaction per
  * call on a real store, effects applied after commit.
  */
-#include "roost_test.h"
-#include "registry/registry_int.h"
+#include "registry_env.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,10 +17,6 @@
 
 /* ==== Harness ============================================================== */
 
-static char dir[512];
-static struct roost_store *st;
-static struct roost_registry *reg;
-static struct roost_pki_ca *ca;
 
 static int last_status;
 static char last_code[64];
@@ -30,21 +25,6 @@ static json_t *last_result;
 static size_t last_n_events;
 static char last_event_topic[256];
 static char last_event_payload[1024];
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = roost_xmalloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = '\0';
-    return buf;
-}
 
 static size_t slurp_len;
 
@@ -64,81 +44,11 @@ static uint8_t *slurp_bin(const char *name)
     return buf;
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096], full[4800];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof(full), "cd '%s' && (%s) >cmd.log 2>&1", dir, cmd);
-    int s = system(full);
-    int rc = s != -1 && WIFEXITED(s) ? WEXITSTATUS(s) : -1;
-    if (rc != 0)
-        fprintf(stderr, "  command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
-
-static char *file_in_dir(const char *name)
-{
-    char path[700];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    return slurp(path);
-}
-
-static void env_open(void)
-{
-    char path[700];
-    snprintf(dir, sizeof(dir), "%s", roost_test_tmpdir());
-    snprintf(path, sizeof(path), "%s/roost.db", dir);
-    REQUIRE_OK(roost_store_open(path, &st));
-    snprintf(path, sizeof(path), "%s/pki", dir);
-    bool created = false;
-    REQUIRE_OK(roost_pki_bootstrap(path, NULL, 0, &created));
-    char cert[700], key[700];
-    snprintf(cert, sizeof(cert), "%s/pki/%s", dir, ROOST_PKI_ROOT_CERT);
-    snprintf(key, sizeof(key), "%s/pki/%s", dir, ROOST_PKI_ROOT_KEY);
-    REQUIRE_OK(roost_pki_ca_load(cert, key, &ca));
-    struct roost_registry_config cfg = {
-        .region = "us-east-1",
-        .account_id = "123456789012",
-        .endpoint_host = "iot.example.test",
-        .ca = ca,
-        .ca_pem = roost_pki_ca_pem(ca),
-    };
-    REQUIRE_OK(roost_registry_create(&cfg, st, &reg));
-}
-
 static void env_close(void)
 {
     json_decref(last_result);
     last_result = NULL;
-    roost_registry_destroy(reg);
-    reg = NULL;
-    roost_store_close(st);
-    st = NULL;
-    roost_pki_ca_free(ca);
-    ca = NULL;
-}
-
-static void record_rc(void *ud, int rc)
-{
-    *(int *)ud = rc;
-}
-
-static int run_txn(roost_store_txn_fn fn, void *ud)
-{
-    int rc = -9999;
-    struct roost_store_op *op = roost_xcalloc(1, sizeof(*op));
-    op->type = ROOST_STORE_TXN;
-    op->u.txn.fn = fn;
-    op->u.txn.ud = ud;
-    op->done = record_rc;
-    op->done_ud = &rc;
-    roost_store_submit(st, op);
-    REQUIRE_OK(roost_store_sync(st));
-    return rc;
+    env_close_registry();
 }
 
 /* One call of any kind: an API operation (routed) or a provisioning function. */
@@ -299,28 +209,12 @@ static void new_cert(bool active, char out[65])
     snprintf(out, 65, "%s", rs("certificateId"));
 }
 
-struct get_req {
-    const char *kind, *name;
-    char *body;
-};
-
-static int get_doc_txn(struct roost_store_txn *txn, void *ud)
-{
-    struct get_req *r = ud;
-    struct roost_store_doc d;
-    int rc = roost_store_doc_get(txn, r->kind, r->name, &d);
-    if (!rc)
-        r->body = roost_xstrdup(d.body);
-    return rc == ROOST_ENOTFOUND ? 0 : rc;
-}
-
 /* A stored document as JSON, or NULL (caller frees). */
-static json_t *get_doc(const char *kind, const char *name)
+static json_t *get_doc_json(const char *kind, const char *name)
 {
-    struct get_req r = {kind, name, NULL};
-    run_txn(get_doc_txn, &r);
-    json_t *j = r.body ? json_loads(r.body, 0, NULL) : NULL;
-    roost_free(r.body);
+    char *body = get_doc(kind, name);
+    json_t *j = body ? json_loads(body, 0, NULL) : NULL;
+    roost_free(body);
     return j;
 }
 
@@ -331,7 +225,7 @@ static const char *member(const json_t *doc, const char *key)
 
 static char *cert_status(const char *id)
 {
-    json_t *d = get_doc("cert", id);
+    json_t *d = get_doc_json("cert", id);
     char *s = roost_xstrdup(d ? member(d, "status") : "(none)");
     json_decref(d);
     return s;
@@ -891,7 +785,7 @@ ROOST_TEST(jitp_auto_register)
     CHECK_EQ(roost_registry_cert_status(reg, dev_id), ROOST_CERT_ACTIVE);
     REQUIRE_EQ(api("GET", "/things/sensor-7", NULL, NULL), 200);
     CHECK_STR(member(json_object_get(last_result, "attributes"), "country"), "DE");
-    json_t *cd = get_doc("cert", dev_id);
+    json_t *cd = get_doc_json("cert", dev_id);
     CHECK_STR(member(cd, "caCertificateId"), ca_id);
     json_decref(cd);
     char names[2][129];
