@@ -312,6 +312,8 @@ int registry__cert_insert(struct roost_registry *reg, struct roost_store_txn *tx
                                      "The certificate is already provisioned or registered");
     if (rc == ROOST_ENOTFOUND)
         return registry__store_fail(call, rc, "cert put");
+    if (!rc) /* every new certificate passes here: API, JITR, fleet provisioning */
+        rc = registry__event_cert(reg, txn, call, "CREATED", nc->id, NULL);
     if (rc)
         return rc;
     roost_api_effects_cert(call, nc->id);
@@ -845,7 +847,8 @@ int registry__op_update_certificate(struct roost_registry *reg, struct roost_sto
     rc = load_cert(call, txn, "cert", id, &body, &version);
     if (rc)
         goto out;
-    const char *cur = str_or(body_str(body, "status"), "");
+    char cur[32]; /* a copy: the document's member is replaced below */
+    snprintf(cur, sizeof(cur), "%.31s", str_or(body_str(body, "status"), ""));
     if (strcmp(cur, st) == 0)
         goto out; /* idempotent */
     if (strcmp(cur, "REVOKED") == 0) {
@@ -863,6 +866,8 @@ int registry__op_update_certificate(struct roost_registry *reg, struct roost_sto
     rc = registry__doc_store(call, txn, "cert", id, body, version, NULL);
     if (rc == ROOST_ECONFLICT || rc == ROOST_ENOTFOUND)
         rc = registry__store_fail(call, rc, "cert update");
+    if (!rc)
+        rc = registry__event_cert(reg, txn, call, "UPDATED", id, cur);
     if (rc)
         goto out;
     roost_api_effects_cert(call, id);
@@ -876,6 +881,33 @@ static int found_cb(void *ud, const struct roost_store_link *l)
     ROOST_UNUSED(l);
     *(bool *)ud = true;
     return 0;
+}
+
+static int policy_name_cb(void *ud, const struct roost_store_link *l)
+{
+    json_array_append_new(ud, json_string(l->to_name));
+    return 0;
+}
+
+/* The POLICY "DETACHED" events of a forced delete, which takes the
+ * certificate's policy links along: one per policy, as DetachPolicy would. */
+static int detach_events(struct roost_registry *reg, struct roost_store_txn *txn,
+                         struct roost_api_call *call, const char *id)
+{
+    json_t *names = json_array(), *v;
+    size_t i;
+    int rc = roost_store_link_list(txn, "policy", "cert", id, "policy", NULL, NULL, 0,
+                                   policy_name_cb, names);
+    if (rc)
+        rc = registry__store_fail(call, rc, "cert policies");
+    json_array_foreach(names, i, v) {
+        if (rc)
+            break;
+        rc = registry__event_policy_target(reg, txn, call, "DETACHED", json_string_value(v),
+                                           "cert", id);
+    }
+    json_decref(names);
+    return rc;
 }
 
 /* DELETE /certificates/{certificateId}?forceDelete= : not while ACTIVE,
@@ -919,6 +951,11 @@ int registry__op_delete_certificate(struct roost_registry *reg, struct roost_sto
                             "Certificate policies must be detached before deletion (arn: %s)", arn);
         goto out;
     }
+    rc = registry__event_cert(reg, txn, call, "DELETED", id, NULL);
+    if (!rc && policies)
+        rc = detach_events(reg, txn, call, id);
+    if (rc)
+        goto out;
     rc = roost_store_doc_del(txn, "cert", id); /* takes its policy links along */
     if (rc) {
         rc = registry__store_fail(call, rc, "cert delete");
@@ -1212,6 +1249,8 @@ int registry__op_register_ca_certificate(struct roost_registry *reg, struct roos
     rc = registry__doc_store(call, txn, "cacert", info.id, doc, 0, NULL);
     if (rc == ROOST_ECONFLICT || rc == ROOST_ENOTFOUND)
         rc = registry__store_fail(call, rc, "cacert put");
+    if (!rc)
+        rc = registry__event_ca_cert(reg, txn, call, "CREATED", info.id);
     if (rc)
         goto out;
     call->effects.cas_changed = true;
@@ -1324,6 +1363,8 @@ int registry__op_update_ca_certificate(struct roost_registry *reg, struct roost_
     rc = registry__doc_store(call, txn, "cacert", id, body, version, NULL);
     if (rc == ROOST_ECONFLICT || rc == ROOST_ENOTFOUND)
         rc = registry__store_fail(call, rc, "cacert update");
+    if (!rc)
+        rc = registry__event_ca_cert(reg, txn, call, "UPDATED", id);
     if (rc)
         goto out;
     call->effects.cas_changed = true;
@@ -1350,6 +1391,9 @@ int registry__op_delete_ca_certificate(struct roost_registry *reg, struct roost_
                             "Certificate must be deactivated (not ACTIVE) before deletion.");
         goto out;
     }
+    rc = registry__event_ca_cert(reg, txn, call, "DELETED", id);
+    if (rc)
+        goto out;
     rc = roost_store_doc_del(txn, "cacert", id);
     if (rc) {
         rc = registry__store_fail(call, rc, "cacert delete");

@@ -9,9 +9,11 @@
  * Emitted: THING, THING_TYPE, THING_GROUP (created/updated/deleted),
  * THING_TYPE_ASSOCIATION, THING_GROUP_MEMBERSHIP and THING_GROUP_HIERARCHY,
  * with the topics and payloads of the AWS IoT developer guide ("Registry
- * events"). JOB and JOB_EXECUTION belong to jobs; POLICY, CERTIFICATE and
- * CA_CERTIFICATE are switches AWS accepts but documents no MQTT event for,
- * so they are stored and publish nothing (docs/internals/AUTHZ.md).
+ * events"). JOB and JOB_EXECUTION belong to jobs. POLICY, CERTIFICATE and
+ * CA_CERTIFICATE are switches AWS accepts but documents no MQTT event for:
+ * Roost publishes its own events for them, on $aws/events/policy/...,
+ * $aws/events/certificate/... and $aws/events/caCertificate/..., with the
+ * same payload skeleton as the guide's (docs/internals/AUTHZ.md).
  */
 #include "registry/registry_int.h"
 
@@ -201,19 +203,43 @@ static void lower(const char *s, char *out, size_t cap)
     out[i] = '\0';
 }
 
+/* The document an event reports, when events of `type` are enabled: 1 and
+ * *out_doc (and its store version), 0 when they are off or the document is
+ * gone (a delete of something missing reports nothing), or an error. */
+static int event_doc(struct roost_api_call *call, struct roost_store_txn *txn, const char *type,
+                     const char *kind, const char *name, json_t **out_doc, int64_t *out_version)
+{
+    bool on = false;
+    *out_doc = NULL;
+    int rc = enabled(call, txn, type, &on);
+    if (rc || !on)
+        return rc;
+    rc = registry__doc_load(call, txn, kind, name, out_doc, out_version);
+    if (rc == ROOST_ENOTFOUND)
+        return 0;
+    return rc ? rc : 1;
+}
+
+/* Queues the event of one resource on "<base>/<name>/<operation in lower
+ * case>" (AWS's shape for things, types and groups; Roost's for policies
+ * and certificates). Takes `payload`. */
+static void push_named_event(struct roost_registry *reg, struct roost_api_call *call,
+                             const char *base, const char *name, const char *event_type,
+                             const char *operation, json_t *payload)
+{
+    char op[16], topic[REGISTRY_ARN_MAX];
+    lower(operation, op, sizeof(op));
+    snprintf(topic, sizeof(topic), "%s/%.128s/%s", base, name, op);
+    push_event(reg, call, topic, event_type, operation, payload);
+}
+
 int registry__event_thing(struct roost_registry *reg, struct roost_store_txn *txn,
                           struct roost_api_call *call, const char *operation, const char *name)
 {
-    bool on = false;
     json_t *doc = NULL;
     int64_t version = 0;
-    int rc = enabled(call, txn, "THING", &on);
-    if (rc || !on)
-        return rc;
-    rc = registry__doc_load(call, txn, "thing", name, &doc, &version);
-    if (rc == ROOST_ENOTFOUND)
-        return 0; /* nothing to report (a delete of a missing thing) */
-    if (rc)
+    int rc = event_doc(call, txn, "THING", "thing", name, &doc, &version);
+    if (rc <= 0)
         return rc;
     json_t *p = json_object();
     json_object_set(p, "thingId", json_object_get(doc, "thingId"));
@@ -223,10 +249,7 @@ int registry__event_thing(struct roost_registry *reg, struct roost_store_txn *tx
     json_object_set_new(p, "thingTypeName", type ? json_incref(type) : json_null());
     json_t *attrs = json_object_get(doc, "attributes");
     json_object_set_new(p, "attributes", attrs ? json_incref(attrs) : json_object());
-    char op[16], topic[REGISTRY_NAME_MAX + 64];
-    lower(operation, op, sizeof(op));
-    snprintf(topic, sizeof(topic), "$aws/events/thing/%s/%s", name, op);
-    push_event(reg, call, topic, "THING_EVENT", operation, p);
+    push_named_event(reg, call, "$aws/events/thing", name, "THING_EVENT", operation, p);
     json_decref(doc);
     return 0;
 }
@@ -287,15 +310,9 @@ int registry__event_thing_type(struct roost_registry *reg, struct roost_store_tx
                                struct roost_api_call *call, const char *operation,
                                const char *name)
 {
-    bool on = false;
     json_t *doc = NULL;
-    int rc = enabled(call, txn, "THING_TYPE", &on);
-    if (rc || !on)
-        return rc;
-    rc = registry__doc_load(call, txn, "thingtype", name, &doc, NULL);
-    if (rc == ROOST_ENOTFOUND)
-        return 0;
-    if (rc)
+    int rc = event_doc(call, txn, "THING_TYPE", "thingtype", name, &doc, NULL);
+    if (rc <= 0)
         return rc;
     const json_t *props = json_object_get(doc, "thingTypeProperties");
     const json_t *md = json_object_get(doc, "thingTypeMetadata");
@@ -310,10 +327,7 @@ int registry__event_thing_type(struct roost_registry *reg, struct roost_store_tx
                         json_is_array(searchable) ? json_deep_copy(searchable) : json_array());
     json_object_set_new(p, "description",
                         string_or_null(json_object_get(props, "thingTypeDescription")));
-    char op[16], topic[REGISTRY_NAME_MAX + 64];
-    lower(operation, op, sizeof(op));
-    snprintf(topic, sizeof(topic), "$aws/events/thingType/%s/%s", name, op);
-    push_event(reg, call, topic, "THING_TYPE_EVENT", operation, p);
+    push_named_event(reg, call, "$aws/events/thingType", name, "THING_TYPE_EVENT", operation, p);
     json_decref(doc);
     return 0;
 }
@@ -376,16 +390,10 @@ int registry__event_thing_group(struct roost_registry *reg, struct roost_store_t
                                 struct roost_api_call *call, const char *operation,
                                 const char *name)
 {
-    bool on = false;
     json_t *doc = NULL, *parent_doc = NULL;
     int64_t version = 0;
-    int rc = enabled(call, txn, "THING_GROUP", &on);
-    if (rc || !on)
-        return rc;
-    rc = registry__doc_load(call, txn, "thinggroup", name, &doc, &version);
-    if (rc == ROOST_ENOTFOUND)
-        return 0;
-    if (rc)
+    int rc = event_doc(call, txn, "THING_GROUP", "thinggroup", name, &doc, &version);
+    if (rc <= 0)
         return rc;
     const json_t *props = json_object_get(doc, "thingGroupProperties");
     const char *parent = json_string_value(
@@ -406,10 +414,7 @@ int registry__event_thing_group(struct roost_registry *reg, struct roost_store_t
     json_object_set_new(p, "attributes", json_is_object(attrs) ? json_deep_copy(attrs)
                                                                : json_object());
     json_object_set_new(p, "dynamicGroupMappingId", json_null()); /* static groups only */
-    char op[16], topic[REGISTRY_NAME_MAX + 64];
-    lower(operation, op, sizeof(op));
-    snprintf(topic, sizeof(topic), "$aws/events/thingGroup/%s/%s", name, op);
-    push_event(reg, call, topic, "THING_GROUP_EVENT", operation, p);
+    push_named_event(reg, call, "$aws/events/thingGroup", name, "THING_GROUP_EVENT", operation, p);
     json_decref(doc);
     json_decref(parent_doc);
     return 0;
@@ -448,4 +453,105 @@ out:
     json_decref(pdoc);
     json_decref(cdoc);
     return rc;
+}
+
+/* ---- Roost's own events: POLICY, CERTIFICATE, CA_CERTIFICATE ---- */
+
+int registry__event_policy(struct roost_registry *reg, struct roost_store_txn *txn,
+                           struct roost_api_call *call, const char *operation, const char *name,
+                           const char *version_id, bool is_default)
+{
+    json_t *doc = NULL;
+    int rc = event_doc(call, txn, "POLICY", "policy", name, &doc, NULL);
+    if (rc <= 0)
+        return rc;
+    json_t *p = json_object();
+    json_object_set_new(p, "policyName", json_string(name));
+    json_object_set_new(p, "policyArn", string_or_null(json_object_get(doc, "policyArn")));
+    json_object_set_new(p, "defaultVersionId",
+                        string_or_null(json_object_get(doc, "defaultVersionId")));
+    if (version_id) {
+        json_object_set_new(p, "policyVersionId", json_string(version_id));
+        json_object_set_new(p, "isDefaultVersion", json_boolean(is_default));
+    }
+    push_named_event(reg, call, "$aws/events/policy", name, "POLICY_EVENT", operation, p);
+    json_decref(doc);
+    return 0;
+}
+
+int registry__event_policy_target(struct roost_registry *reg, struct roost_store_txn *txn,
+                                  struct roost_api_call *call, const char *operation,
+                                  const char *name, const char *target_kind,
+                                  const char *target_name)
+{
+    bool on = false;
+    json_t *doc = NULL;
+    char target[REGISTRY_ARN_MAX];
+    int rc = enabled(call, txn, "POLICY", &on);
+    if (rc || !on)
+        return rc;
+    /* The canonical ARN, not the one the caller typed (any region). */
+    if (strcmp(target_kind, "anonymous") == 0)
+        snprintf(target, sizeof(target), "%s", "anonymous");
+    else if (roost_registry_arn(reg, target_kind, target_name, target, sizeof(target)) != 0)
+        return registry__store_fail(call, ROOST_EINVAL, "policy target arn");
+    rc = registry__doc_load(call, txn, "policy", name, &doc, NULL);
+    if (rc == ROOST_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    json_t *p = json_object();
+    json_object_set_new(p, "policyName", json_string(name));
+    json_object_set_new(p, "policyArn", string_or_null(json_object_get(doc, "policyArn")));
+    json_object_set_new(p, "defaultVersionId",
+                        string_or_null(json_object_get(doc, "defaultVersionId")));
+    json_object_set_new(p, "target", json_string(target));
+    push_named_event(reg, call, "$aws/events/policy", name, "POLICY_EVENT", operation, p);
+    json_decref(doc);
+    return 0;
+}
+
+int registry__event_cert(struct roost_registry *reg, struct roost_store_txn *txn,
+                         struct roost_api_call *call, const char *operation, const char *id,
+                         const char *previous_status)
+{
+    json_t *doc = NULL;
+    int rc = event_doc(call, txn, "CERTIFICATE", "cert", id, &doc, NULL);
+    if (rc <= 0)
+        return rc;
+    json_t *p = json_object();
+    json_object_set_new(p, "certificateId", json_string(id));
+    json_object_set_new(p, "certificateArn",
+                        string_or_null(json_object_get(doc, "certificateArn")));
+    json_object_set_new(p, "status", string_or_null(json_object_get(doc, "status")));
+    if (previous_status)
+        json_object_set_new(p, "previousStatus", json_string(previous_status));
+    json_object_set_new(p, "caCertificateId",
+                        string_or_null(json_object_get(doc, "caCertificateId")));
+    json_object_set_new(p, "certificateMode",
+                        string_or_null(json_object_get(doc, "certificateMode")));
+    push_named_event(reg, call, "$aws/events/certificate", id, "CERTIFICATE_EVENT", operation, p);
+    json_decref(doc);
+    return 0;
+}
+
+int registry__event_ca_cert(struct roost_registry *reg, struct roost_store_txn *txn,
+                            struct roost_api_call *call, const char *operation, const char *id)
+{
+    json_t *doc = NULL;
+    int rc = event_doc(call, txn, "CA_CERTIFICATE", "cacert", id, &doc, NULL);
+    if (rc <= 0)
+        return rc;
+    json_t *p = json_object();
+    json_object_set_new(p, "caCertificateId", json_string(id));
+    json_object_set_new(p, "certificateArn",
+                        string_or_null(json_object_get(doc, "certificateArn")));
+    json_object_set_new(p, "status", string_or_null(json_object_get(doc, "status")));
+    json_object_set_new(p, "autoRegistrationStatus",
+                        string_or_null(json_object_get(doc, "autoRegistrationStatus")));
+    json_object_set_new(p, "certificateMode",
+                        string_or_null(json_object_get(doc, "certificateMode")));
+    push_named_event(reg, call, "$aws/events/caCertificate", id, "CA_CERTIFICATE_EVENT", operation, p);
+    json_decref(doc);
+    return 0;
 }

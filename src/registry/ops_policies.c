@@ -389,6 +389,8 @@ int registry__op_create_policy(struct roost_registry *reg, struct roost_store_tx
         rc = registry__store_fail(call, rc, "policy put");
     if (!rc)
         rc = store_version(call, txn, name, arn, "1", doc);
+    if (!rc)
+        rc = registry__event_policy(reg, txn, call, "CREATED", name, NULL, false);
     if (rc)
         return rc;
     /* A new policy is attached to nothing yet: no principal changes. */
@@ -480,6 +482,9 @@ int registry__op_delete_policy(struct roost_registry *reg, struct roost_store_tx
                             name);
         goto out;
     }
+    rc = registry__event_policy(reg, txn, call, "DELETED", name, NULL, false);
+    if (rc)
+        goto out;
     for (size_t i = 0; i < vl.n; i++) {
         snprintf(vid, sizeof(vid), "%lu", vl.ids[i]);
         version_key(key, name, vid);
@@ -547,6 +552,8 @@ int registry__op_create_policy_version(struct roost_registry *reg, struct roost_
     rc = registry__doc_store(call, txn, "policy", name, p, version, NULL);
     if (rc == ROOST_ECONFLICT || rc == ROOST_ENOTFOUND)
         rc = registry__store_fail(call, rc, "policy update");
+    if (!rc)
+        rc = registry__event_policy(reg, txn, call, "UPDATED", name, vid, as_default);
     if (rc)
         goto out;
     if (as_default)
@@ -667,6 +674,8 @@ int registry__op_set_default_policy_version(struct roost_registry *reg,
     rc = registry__doc_store(call, txn, "policy", call->labels[0], p, pver, NULL);
     if (rc == ROOST_ECONFLICT || rc == ROOST_ENOTFOUND)
         rc = registry__store_fail(call, rc, "policy update");
+    if (!rc)
+        rc = registry__event_policy(reg, txn, call, "UPDATED", call->labels[0], vid, true);
     if (rc)
         goto out;
     call->effects.policies_changed = true;
@@ -697,6 +706,8 @@ int registry__op_delete_policy_version(struct roost_registry *reg, struct roost_
     rc = roost_store_doc_del(txn, "policyversion", key);
     if (rc)
         rc = registry__store_fail(call, rc, "policy version delete");
+    else
+        rc = registry__event_policy(reg, txn, call, "UPDATED", call->labels[0], vid, false);
 out:
     json_decref(v);
     json_decref(p);
@@ -859,7 +870,7 @@ int registry__op_attach_policy(struct roost_registry *reg, struct roost_store_tx
     if (rc)
         return registry__store_fail(call, rc, "policy attach");
     target_changed(call, &t);
-    return 0;
+    return registry__event_policy_target(reg, txn, call, "ATTACHED", name, t.kind, t.name);
 }
 
 /* POST /target-policies/{policyName} {target}: the model has no
@@ -883,7 +894,7 @@ int registry__op_detach_policy(struct roost_registry *reg, struct roost_store_tx
     if (rc)
         return registry__store_fail(call, rc, "policy detach");
     target_changed(call, &t);
-    return 0;
+    return registry__event_policy_target(reg, txn, call, "DETACHED", name, t.kind, t.name);
 }
 
 /* A growable set of policy names. */

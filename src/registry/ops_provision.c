@@ -1065,7 +1065,6 @@ static int collect_expired(void *ud, const struct roost_store_doc *d)
 int roost_registry_fleet_purge(struct roost_registry *reg, struct roost_store_txn *txn,
                                struct roost_api_call *call)
 {
-    ROOST_UNUSED(reg);
     if (!call->now_ms)
         call->now_ms = roost_wall_ms();
     call->status = 200;
@@ -1099,6 +1098,9 @@ int roost_registry_fleet_purge(struct roost_registry *reg, struct roost_store_tx
         json_decref(cert);
         if (!pending)
             continue;
+        rc = registry__event_cert(reg, txn, call, "DELETED", cert_id, NULL);
+        if (rc)
+            goto out;
         rc = roost_store_doc_del(txn, "cert", cert_id); /* with any links it has */
         if (rc) {
             rc = registry__store_fail(call, rc, "cert delete");

@@ -220,6 +220,27 @@ int registry__event_type_association(struct roost_registry *reg, struct roost_st
 int registry__event_hierarchy(struct roost_registry *reg, struct roost_store_txn *txn,
                               struct roost_api_call *call, const char *operation,
                               const char *parent, const char *child);
+/* Roost's POLICY events (AWS documents none): "CREATED", "UPDATED" (a
+ * version created, made default or deleted: `version_id` and `is_default`
+ * then describe that version; NULL otherwise), "DELETED"; after the write,
+ * before the delete. */
+int registry__event_policy(struct roost_registry *reg, struct roost_store_txn *txn,
+                           struct roost_api_call *call, const char *operation, const char *name,
+                           const char *version_id, bool is_default);
+/* POLICY "ATTACHED"/"DETACHED" to a target of kind "cert", "thinggroup" or
+ * "anonymous" named `target_name`, when the attachment really changed. */
+int registry__event_policy_target(struct roost_registry *reg, struct roost_store_txn *txn,
+                                  struct roost_api_call *call, const char *operation,
+                                  const char *name, const char *target_kind,
+                                  const char *target_name);
+/* Roost's CERTIFICATE events ("CREATED", "UPDATED" with the status it had
+ * as `previous_status`, "DELETED") and CA_CERTIFICATE events ("CREATED",
+ * "UPDATED", "DELETED"), when enabled: after the write, before the delete. */
+int registry__event_cert(struct roost_registry *reg, struct roost_store_txn *txn,
+                         struct roost_api_call *call, const char *operation, const char *id,
+                         const char *previous_status);
+int registry__event_ca_cert(struct roost_registry *reg, struct roost_store_txn *txn,
+                            struct roost_api_call *call, const char *operation, const char *id);
 /* Frees the call's events (registry.c's cleanup and rollback paths). */
 void registry__events_clear(struct roost_registry_effects *fx);
 
