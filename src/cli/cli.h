@@ -22,6 +22,7 @@
 #define ROOST_CLI_H
 
 #include "common/common.h"
+#include "template/template.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -235,7 +236,6 @@ void cli__error_parse(long status, const char *errtype_header, const char *body,
 
 /* ==== Provisioning requests (provision.c) =================================== */
 
-#define CLI_TEMPLATE_NAME_MAX 36 /* AWS templateName: ^[0-9A-Za-z_-]+$ */
 #define CLI_HOOK_MAX 2048        /* AWS preProvisioningHook.targetArn */
 #define CLI_HOOK_PAYLOAD_VERSION "2020-04-01"
 #define CLI_ACCOUNT_LEN 12
@@ -249,8 +249,6 @@ extern const struct cli_flag cli__template_create_flags[];
 extern const struct cli_flag cli__template_update_flags[];
 extern const struct cli_flag cli__claim_create_flags[];
 
-/* AWS's templateName rule (it also goes into the claim policy's topics). */
-bool cli__template_name_ok(const char *s);
 
 /* "arn:aws:iot:REGION:ACCOUNT:" from any IoT ARN; ROOST_EINVAL for another
  * text, ROOST_ETOOBIG when it does not fit in len. */

@@ -40,7 +40,7 @@ static int read_template(struct cli_ctx *ctx, const char *file, char **out, size
 
 static int name_check(struct cli_ctx *ctx, const char *name)
 {
-    if (cli__template_name_ok(name))
+    if (roost_template_name_valid(name, strlen(name)))
         return 0;
     cli__fail(ctx, NULL, "invalid template name '%s': 1-36 characters of a-z A-Z 0-9 _ -", name);
     return CLI_EUSAGE;

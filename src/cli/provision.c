@@ -52,20 +52,6 @@ static void prov_err(char *err, size_t errlen, const char *msg)
         snprintf(err, errlen, "%s", msg);
 }
 
-bool cli__template_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > CLI_TEMPLATE_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 int cli__arn_prefix(const char *arn, char *out, size_t len)
 {
     /* arn:aws:iot:REGION:ACCOUNT:rest - five colons end the prefix. */
@@ -204,7 +190,7 @@ int cli__ca_register_request(const struct cli_ca_register *r, struct roost_buf *
         prov_err(err, errlen, "give --jitp-template or --jitp-template-name, not both");
         return CLI_EUSAGE;
     }
-    if (r->template_name && !cli__template_name_ok(r->template_name)) {
+    if (r->template_name && !roost_template_name_valid(r->template_name, strlen(r->template_name))) {
         prov_err(err, errlen, "--jitp-template-name: 1-36 characters of a-z A-Z 0-9 _ -");
         return CLI_EUSAGE;
     }
@@ -262,7 +248,7 @@ int cli__template_create_body(const struct cli_template_create *t, json_t **out,
     char role[64];
     int rc;
     *out = NULL;
-    if (!cli__template_name_ok(t->name)) {
+    if (!roost_template_name_valid(t->name, strlen(t->name))) {
         if (errlen)
             snprintf(err, errlen, "invalid template name '%.64s': 1-36 characters of a-z A-Z "
                      "0-9 _ -", t->name);

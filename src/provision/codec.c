@@ -43,19 +43,6 @@ static bool starts(const char *s, size_t n, const char *prefix)
     return n >= k && memcmp(s, prefix, k) == 0;
 }
 
-static bool template_name_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > ROOST_FLEET_TEMPLATE_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 static void parse_topic(const char *t, size_t n, struct roost_fleet_request *r)
 {
     static const char create[] = "$aws/certificates/create/";
@@ -86,7 +73,7 @@ static void parse_topic(const char *t, size_t n, struct roost_fleet_request *r)
     /* A name AWS could not have created gets a rejected answer, not silence. */
     size_t name_len = (size_t)(slash - name);
     r->op = ROOST_FLEET_REGISTER_THING;
-    if (template_name_ok(name, name_len)) {
+    if (roost_template_name_valid(name, name_len)) {
         memcpy(r->template_name, name, name_len);
         r->template_name[name_len] = '\0';
     }

@@ -19,6 +19,7 @@
 #include "common/common.h"
 #include "registry/registry.h"
 #include "store/store.h"
+#include "template/template.h"
 
 #include <jansson.h>
 
@@ -79,7 +80,7 @@ enum roost_fleet_op {
     ROOST_FLEET_REGISTER_THING,    /* $aws/provisioning-templates/<name>/provision/<fmt> */
 };
 
-#define ROOST_FLEET_TEMPLATE_NAME_MAX 36
+#define ROOST_FLEET_TEMPLATE_NAME_MAX ROOST_TEMPLATE_NAME_MAX
 
 struct roost_fleet_request {
     enum roost_fleet_op op;

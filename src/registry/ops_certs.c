@@ -26,7 +26,6 @@
 #define REG_TEMPLATE_BODY_MAX 10240
 #define ROLE_ARN_MIN 20
 #define ROLE_ARN_MAX 2048
-#define TEMPLATE_NAME_MAX 36
 
 /* ==== Small shared helpers (declared in registry_int.h) =================== */
 
@@ -1014,19 +1013,6 @@ int registry__op_get_registration_code(struct roost_registry *reg, struct roost_
     return 0;
 }
 
-static bool template_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > TEMPLATE_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
 
 /* registrationConfig {templateBody, roleArn, templateName}: JITP by an
  * inline template (with the role it runs as), parsed as a JITP template,
@@ -1053,7 +1039,7 @@ static int registration_config(struct roost_api_call *call, json_t **out)
     if (role && (strlen(role) < ROLE_ARN_MIN || strlen(role) > ROLE_ARN_MAX))
         return ROOST_API_INVALID(call,
                                  "registrationConfig.roleArn must have length between 20 and 2048");
-    if (name && !template_name_ok(name))
+    if (name && !roost_template_name_valid(name, strlen(name)))
         return ROOST_API_INVALID(call, "registrationConfig.templateName must match "
                                        "^[0-9A-Za-z_-]+$ and be 1 to 36 characters");
     if (name && body)
@@ -1295,7 +1281,7 @@ int registry__op_list_ca_certificates(struct roost_registry *reg, struct roost_s
                                       struct roost_api_call *call)
 {
     const char *tpl = registry__query(call, "templateName");
-    if (tpl && !template_name_ok(tpl))
+    if (tpl && !roost_template_name_valid(tpl, strlen(tpl)))
         return ROOST_API_INVALID(call, "templateName must match ^[0-9A-Za-z_-]+$ and be 1 to 36 "
                                        "characters");
     struct member_filter f = {.key = "templateName", .value = tpl, .sub = "registrationConfig"};

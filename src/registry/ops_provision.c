@@ -904,7 +904,7 @@ static int fleet_check(struct roost_api_call *call, struct roost_store_txn *txn,
     *out_token_doc = NULL;
     if (!token || !*token)
         return bad_token(call, "Certificate ownership token cannot be empty.");
-    if (!template_name || !registry__template_name_ok(template_name))
+    if (!template_name || !roost_template_name_valid(template_name, strlen(template_name)))
         return roost_api_fail(call, 400, "InvalidParameters", "Template name is not valid.");
     int rc = registry__template_load(call, txn, template_name, out_tdoc, NULL);
     if (rc == ROOST_ENOTFOUND)

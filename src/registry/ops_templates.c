@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define TEMPLATE_NAME_MAX            36
 #define TEMPLATE_DESCRIPTION_MAX     500
 #define TEMPLATE_VERSIONS_MAX        5 /* AWS: versions per provisioning template */
 #define ROLE_ARN_MIN                 20
@@ -35,19 +34,6 @@
 
 /* ==== Shared with ops_provision.c and ops_certs.c (registry_int.h) ======== */
 
-bool registry__template_name_ok(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n < 1 || n > TEMPLATE_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
 
 int registry__template_load(struct roost_api_call *call, struct roost_store_txn *txn,
                             const char *name, json_t **out_doc, int64_t *out_version)
@@ -87,7 +73,7 @@ int registry__template_check_body(struct roost_api_call *call, const char *body,
 
 static int check_template_name(struct roost_api_call *call, const char *name)
 {
-    if (registry__template_name_ok(name))
+    if (roost_template_name_valid(name, strlen(name)))
         return 0;
     return ROOST_API_INVALID(call,
                              "1 validation error detected: Value '%.80s' at 'templateName' failed "
@@ -391,7 +377,7 @@ struct list_templates {
     json_t *items;
     size_t max;
     bool more;
-    char last[TEMPLATE_NAME_MAX + 1];
+    char last[ROOST_TEMPLATE_NAME_MAX + 1];
 };
 
 static int list_templates_cb(void *ud, const struct roost_store_doc *d)
@@ -427,7 +413,7 @@ int registry__op_list_provisioning_templates(struct roost_registry *reg,
     if (rc)
         return rc;
     const char *token = registry__query(call, "nextToken");
-    if (token && !registry__template_name_ok(token))
+    if (token && !roost_template_name_valid(token, strlen(token)))
         return ROOST_API_INVALID(call, "The nextToken is not valid");
     struct list_templates lt = {.items = json_array(), .max = max};
     rc = roost_store_doc_list(txn, REGISTRY_TEMPLATE_KIND, NULL, token, max + 1, list_templates_cb,

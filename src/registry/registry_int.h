@@ -310,8 +310,6 @@ REGISTRY_OP_DECL(registry__op_list_provisioning_template_versions);
 REGISTRY_OP_DECL(registry__op_delete_provisioning_template_version);
 REGISTRY_OP_DECL(registry__op_register_thing);
 
-/* AWS's template name: ^[0-9A-Za-z_-]+$, 1..36 characters. */
-bool registry__template_name_ok(const char *s);
 /* Loads "provtemplate"/<name> (ROOST_ENOTFOUND untouched, as registry__doc_load). */
 int registry__template_load(struct roost_api_call *call, struct roost_store_txn *txn,
                             const char *name, json_t **out_doc, int64_t *out_version);

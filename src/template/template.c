@@ -165,6 +165,19 @@ const json_t *template__override_get(const json_t *settings, const char *prop,
     return v ? v : json_object_get(settings, alias);
 }
 
+bool roost_template_name_valid(const char *s, size_t n)
+{
+    if (!s || n == 0 || n > ROOST_TEMPLATE_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
 int roost_template_type_parse(const char *name, enum roost_template_type *out_type)
 {
     if (name && strcmp(name, "FLEET_PROVISIONING") == 0)

@@ -28,6 +28,12 @@
 #define ROOST_TEMPLATE_MAX_DEPTH 32       /* nesting of intrinsic functions and literals */
 #define ROOST_TEMPLATE_EVAL_MAX (1u << 20) /* bytes one evaluation may produce */
 
+#define ROOST_TEMPLATE_NAME_MAX 36          /* AWS's templateName: ^[0-9A-Za-z_-]+$, 1..36 */
+
+/* Is s[0, n) a name AWS accepts for a provisioning template? Shared by the
+ * registry, the fleet-provisioning topics and the CLI. */
+bool roost_template_name_valid(const char *s, size_t n);
+
 /* Where a template is used decides what it may contain. */
 enum roost_template_type {
     ROOST_TEMPLATE_REGISTER = 0, /* RegisterThing and bulk registration: the certificate
