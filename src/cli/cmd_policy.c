@@ -1,8 +1,10 @@
 /*
- * cmd_policy.c - `roost policy ls|show|create|rm`. `create` reads the policy
- * document from a file (or "-" for stdin) and checks that it is JSON before
- * sending it, so that a typo is reported with its line rather than as a
- * bare MalformedPolicyException; what the policy means is the server's call.
+ * cmd_policy.c - `roost policy ls|show|create|rm|attach|detach|targets`.
+ * `create` reads the policy document from a file (or "-" for stdin) and
+ * checks that it is JSON before sending it, so that a typo is reported with
+ * its line rather than as a bare MalformedPolicyException; what the policy
+ * means is the server's call. `attach` takes a certificate id (or prefix),
+ * an ARN, or "anonymous" (the plain listeners' principal).
  */
 #include "cli/cli.h"
 
@@ -134,4 +136,87 @@ int cli__cmd_policy_rm(struct cli_ctx *ctx, const struct cli_invocation *inv)
 out:
     json_decref(answer);
     return rc;
+}
+
+/* ---- attach / detach / targets ------------------------------------------ */
+
+/* What AttachPolicy's `target` should be: "anonymous" (the plain listeners'
+ * principal) and ARNs as given; anything else is a certificate id or a
+ * unique prefix of one, whose ARN the server tells. */
+static int resolve_target(struct cli_ctx *ctx, const char *target, char **out_target)
+{
+    *out_target = NULL;
+    if (strcmp(target, "anonymous") == 0 || strncmp(target, "arn:", 4) == 0) {
+        *out_target = roost_xstrdup(target);
+        return 0;
+    }
+    char *id = NULL;
+    json_t *desc = NULL;
+    int rc = cli__cert_resolve(ctx, target, &id);
+    if (!rc)
+        rc = cli__api(ctx, "GET", "/certificates/{}", id, NULL, NULL, NULL, &desc);
+    if (!rc) {
+        const char *arn = cli__jstr(json_object_get(desc, "certificateDescription"),
+                                    "certificateArn");
+        if (*arn) {
+            *out_target = roost_xstrdup(arn);
+        } else {
+            cli__fail(ctx, NULL, "the server did not name certificate %s's ARN", id);
+            rc = CLI_EFAIL;
+        }
+    }
+    json_decref(desc);
+    roost_free(id);
+    return rc;
+}
+
+static int attach_or_detach(struct cli_ctx *ctx, const struct cli_invocation *inv, bool attach)
+{
+    char *target = NULL;
+    int rc = resolve_target(ctx, inv->pos[1], &target);
+    if (rc)
+        return rc;
+    json_t *body = json_pack("{s:s}", "target", target);
+    /* AttachPolicy is PUT, DetachPolicy POST, on the same path (AWS's routes) */
+    rc = cli__api(ctx, attach ? "PUT" : "POST", "/target-policies/{}", inv->pos[0], NULL, body,
+                  NULL, NULL);
+    if (!rc && !ctx->json)
+        fprintf(ctx->out, "%s policy %s %s %s\n", attach ? "attached" : "detached", inv->pos[0],
+                attach ? "to" : "from", target);
+    json_decref(body);
+    roost_free(target);
+    return rc;
+}
+
+int cli__cmd_policy_attach(struct cli_ctx *ctx, const struct cli_invocation *inv)
+{
+    return attach_or_detach(ctx, inv, true);
+}
+
+int cli__cmd_policy_detach(struct cli_ctx *ctx, const struct cli_invocation *inv)
+{
+    return attach_or_detach(ctx, inv, false);
+}
+
+int cli__cmd_policy_targets(struct cli_ctx *ctx, const struct cli_invocation *inv)
+{
+    json_t *targets = NULL;
+    struct cli_list l = {.method = "POST", .tmpl = "/policy-targets/{}", .label = inv->pos[0],
+                         .items_key = "targets", .token_in = "marker",
+                         .token_out = "nextMarker"};
+    int rc = cli__list_all(ctx, &l, &targets);
+    if (rc)
+        return rc;
+    if (ctx->json) {
+        json_t *o = json_pack("{s:O}", "targets", targets);
+        cli__json_print(ctx, o);
+        json_decref(o);
+    } else {
+        size_t i;
+        json_t *v;
+        json_array_foreach(targets, i, v)
+            fprintf(ctx->out, "%s\n", json_string_value(v) ? json_string_value(v) : "");
+    }
+    json_decref(targets);
+    return 0;
 }

@@ -243,6 +243,44 @@ class CliTest(RoostCase):
         self.assertEqual(r.returncode, 1)
         self.assertTrue(r.stderr.startswith("roost: ResourceNotFoundException: "), r.stderr)
 
+    def test_policy_attach_detach_targets(self):
+        """attach/detach by certificate prefix, by ARN and to "anonymous",
+        and the plain listener following it live."""
+        name = "att-" + self._uid
+        _, out, cert_id, _ = self.create_device("dev-att-" + self._uid)
+        doc = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"},
+            {"Effect": "Allow", "Action": ["iot:Publish", "iot:Subscribe", "iot:Receive"],
+             "Resource": ["arn:aws:iot:us-east-1:123456789012:topic/open/*",
+                          "arn:aws:iot:us-east-1:123456789012:topicfilter/open/*"]}]}
+        path = os.path.join(self.tmpdir(), "p.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        self.ok("policy", "create", name, path)
+        arn = "arn:aws:iot:us-east-1:123456789012:cert/" + cert_id
+        r = self.ok("policy", "attach", name, cert_id[:8])
+        self.assertIn(arn, r.stdout)
+        self.ok("policy", "attach", name, "anonymous")
+        # whatever happens below, the class's other tests get their plain listener back
+        self.addCleanup(self.roost, "policy", "detach", name, "anonymous")
+        targets = json.loads(self.ok("policy", "targets", name, "--json").stdout)["targets"]
+        self.assertEqual(sorted(targets), sorted([arn, "anonymous"]))
+        # the plain listener is now bound by the policy: a subscription
+        # outside open/* is refused (SUBACK 0x80), one inside is granted
+        c = self.paho()
+        self.assertEqual(list(c.subscribe("open/x", 1)), [1])
+        self.assertEqual(list(c.subscribe("closed/x", 1)), [0x80])
+        self.ok("policy", "detach", name, "anonymous")
+        self.ok("policy", "detach", name, arn)
+        self.assertEqual(json.loads(self.ok("policy", "targets", name, "--json").stdout)
+                         ["targets"], [])
+        r = self.roost("policy", "attach", name, "ffff0000")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("no certificate id starts with ffff0000", r.stderr)
+        r = self.roost("policy", "attach", "no-such-" + self._uid, "anonymous")
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("roost: ResourceNotFoundException: "), r.stderr)
+
     def test_endpoint(self):
         r = self.ok("endpoint")
         self.assertTrue(r.stdout.strip(), "an endpoint address")
