@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 static char dir[512];
@@ -177,5 +178,108 @@ static inline char *get_doc(const char *kind, const char *name)
     run_txn(get_doc_txn, &r);
     return r.body;
 }
+
+#ifdef REGISTRY_ENV_API
+/* ---- One API operation at a time (a file defines REGISTRY_ENV_API to get
+ * this; test_provision.c has its own, which also runs the provisioning
+ * entry points) ---- */
+
+static int last_status;
+static char last_code[64];
+static char last_msg[512];
+static json_t *last_result;        /* owned; NULL on errors */
+static json_t *last_extra;         /* error_extra, owned */
+static size_t last_n_certs;
+static bool last_cas_changed, last_policies_changed;
+
+static inline void env_close(void)
+{
+    json_decref(last_result);
+    last_result = NULL;
+    json_decref(last_extra);
+    last_extra = NULL;
+    env_close_registry();
+}
+
+struct txn_ctx {
+    struct roost_api_call *call;
+    int rc;
+};
+
+static inline int call_txn(struct roost_store_txn *txn, void *ud)
+{
+    struct txn_ctx *c = ud;
+    c->rc = roost_registry_call(reg, txn, c->call);
+    return c->rc;
+}
+
+/* Runs one operation: `query` is "k=v&k=v" (no escapes needed in tests),
+ * `body` JSON text or NULL. Returns the HTTP status; the answer is in the
+ * last_* variables. Effects are applied after commit, as the API does. */
+static inline int api(const char *method, const char *path, const char *query, const char *body)
+{
+    struct roost_api_call call = {0};
+    json_decref(last_result);
+    last_result = NULL;
+    json_decref(last_extra);
+    last_extra = NULL;
+    last_code[0] = last_msg[0] = '\0';
+    bool known = false;
+    int rc = roost_registry_route(method, path, strlen(path), &call, &known);
+    if (rc) {
+        fprintf(stderr, "  no route for %s %s\n", method, path);
+        return last_status = -1;
+    }
+    call.query = json_object();
+    if (query) {
+        char *q = roost_xstrdup(query);
+        for (char *save = NULL, *kv = strtok_r(q, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+            char *eq = strchr(kv, '=');
+            if (!eq)
+                continue;
+            *eq = '\0';
+            json_object_set_new(call.query, kv, json_string(eq + 1));
+        }
+        roost_free(q);
+    }
+    if (body) {
+        json_error_t err;
+        call.body = json_loads(body, 0, &err);
+        if (!call.body)
+            fprintf(stderr, "  test body is not JSON: %s\n", err.text);
+        call.raw_body = body;
+        call.raw_body_len = strlen(body);
+    }
+    call.request_id = "test";
+    call.now_ms = roost_wall_ms();
+    struct txn_ctx ctx = {.call = &call};
+    run_txn(call_txn, &ctx);
+    last_status = call.status;
+    if (call.error_code)
+        snprintf(last_code, sizeof(last_code), "%s", call.error_code);
+    snprintf(last_msg, sizeof(last_msg), "%s", call.error_message);
+    last_result = call.result;
+    call.result = NULL;
+    last_extra = call.error_extra;
+    call.error_extra = NULL;
+    last_n_certs = call.effects.n_certs;
+    last_cas_changed = call.effects.cas_changed;
+    last_policies_changed = call.effects.policies_changed;
+    if (ctx.rc == 0)
+        roost_registry_apply_effects(reg, &call.effects);
+    json_decref(call.query);
+    json_decref(call.body);
+    roost_api_call_cleanup(&call);
+    if (last_status != 200 && getenv("TEST_VERBOSE"))
+        fprintf(stderr, "  %s %s -> %d %s: %s\n", method, path, last_status, last_code, last_msg);
+    return last_status;
+}
+
+/* A string member of the last result. */
+static inline const char *rs(const char *key)
+{
+    return json_string_value(json_object_get(last_result, key));
+}
+#endif /* REGISTRY_ENV_API */
 
 #endif /* REGISTRY_ENV_H */

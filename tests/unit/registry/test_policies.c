@@ -6,6 +6,7 @@
  * recursion up the group tree, paging), run through roost_registry_route and
  * roost_registry_call inside ROOST_STORE_TXN ops on a real store.
  */
+#define REGISTRY_ENV_API
 #include "registry_env.h"
 
 #include <stdio.h>
@@ -13,110 +14,6 @@
 
 /* ==== Harness: a store, a registry, one API call at a time ================= */
 
-
-/* What the last api() call answered. */
-static int last_status;
-static char last_code[64];
-static char last_msg[512];
-static json_t *last_result;        /* owned; NULL on errors */
-static json_t *last_extra;         /* error_extra, owned */
-static size_t last_n_certs;
-static bool last_policies_changed;
-
-static void env_close(void)
-{
-    json_decref(last_result);
-    last_result = NULL;
-    json_decref(last_extra);
-    last_extra = NULL;
-    env_close_registry();
-}
-
-struct txn_ctx {
-    struct roost_api_call *call;
-    roost_store_txn_fn fn;          /* or a plain function */
-    void *ud;
-    int rc;
-};
-
-static int call_txn(struct roost_store_txn *txn, void *ud)
-{
-    struct txn_ctx *c = ud;
-    c->rc = roost_registry_call(reg, txn, c->call);
-    return c->rc;
-}
-
-/* Runs one operation: `query` is "k=v&k=v" (no escapes needed in tests),
- * `body` JSON text or NULL. Returns the HTTP status; the answer is in the
- * last_* variables. Effects are applied after commit, as the API does. */
-static int api(const char *method, const char *path, const char *query, const char *body)
-{
-    struct roost_api_call call = {0};
-    json_decref(last_result);
-    last_result = NULL;
-    json_decref(last_extra);
-    last_extra = NULL;
-    last_code[0] = last_msg[0] = '\0';
-    bool known = false;
-    int rc = roost_registry_route(method, path, strlen(path), &call, &known);
-    if (rc) {
-        fprintf(stderr, "  no route for %s %s\n", method, path);
-        return last_status = -1;
-    }
-    call.query = json_object();
-    if (query) {
-        char *q = roost_xstrdup(query);
-        for (char *save = NULL, *kv = strtok_r(q, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
-            char *eq = strchr(kv, '=');
-            if (!eq)
-                continue;
-            *eq = '\0';
-            json_object_set_new(call.query, kv, json_string(eq + 1));
-        }
-        roost_free(q);
-    }
-    if (body) {
-        json_error_t err;
-        call.body = json_loads(body, 0, &err);
-        if (!call.body)
-            fprintf(stderr, "  test body is not JSON: %s\n", err.text);
-        call.raw_body = body;
-        call.raw_body_len = strlen(body);
-    }
-    call.request_id = "test";
-    call.now_ms = roost_wall_ms();
-    struct txn_ctx ctx = {.call = &call};
-    run_txn(call_txn, &ctx);
-    last_status = call.status;
-    if (call.error_code)
-        snprintf(last_code, sizeof(last_code), "%s", call.error_code);
-    snprintf(last_msg, sizeof(last_msg), "%s", call.error_message);
-    last_result = call.result;
-    call.result = NULL;
-    last_extra = call.error_extra;
-    call.error_extra = NULL;
-    last_n_certs = call.effects.n_certs;
-    last_policies_changed = call.effects.policies_changed;
-    if (ctx.rc == 0)
-        roost_registry_apply_effects(reg, &call.effects);
-    json_decref(call.query);
-    json_decref(call.body);
-    roost_api_call_cleanup(&call);
-    if (last_status != 200 && getenv("TEST_VERBOSE"))
-        fprintf(stderr, "  %s %s -> %d %s: %s\n", method, path, last_status, last_code, last_msg);
-    return last_status;
-}
-
-static const char *rs(const char *key)
-{
-    return json_string_value(json_object_get(last_result, key));
-}
-
-/* Waits for the wall clock to move on, so that the next document is
- * created in a later millisecond than the last (creation-ordered lists
- * break ties by name, which the order checks must not depend on). */
-/* Raw store access for setting up things and links without ops_things.c. */
-/* The stored body of a document, or NULL (caller frees). */
 /* Percent-encodes a path label the way botocore does (safe: -._~). */
 static void pct(const char *s, char *out, size_t cap)
 {

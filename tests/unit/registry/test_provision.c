@@ -17,7 +17,6 @@
 
 /* ==== Harness ============================================================== */
 
-
 static int last_status;
 static char last_code[64];
 static char last_msg[512];
