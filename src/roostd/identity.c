@@ -159,4 +159,6 @@ void roostd_metrics(void *ud, struct roost_buf *out)
            atomic_load(&d->authz_cache_misses));
     metric(out, "roost_store_commits_total", "counter", "store transactions committed", ss.commits);
     metric(out, "roost_store_ops_total", "counter", "store operations applied", ss.ops);
+    metric(out, "roost_store_checkpoints_total", "counter", "WAL checkpoints (checkpointer thread)",
+           ss.checkpoints);
 }

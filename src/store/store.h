@@ -139,6 +139,7 @@ int roost_store_max_msg_id(struct roost_store *st, uint64_t *out_id);
 struct roost_store_stats {
     uint64_t commits;
     uint64_t ops;
+    uint64_t checkpoints;          /* WAL checkpoints run (off the commit path) */
 };
 void roost_store_get_stats(struct roost_store *st, struct roost_store_stats *out);
 

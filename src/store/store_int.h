@@ -92,6 +92,17 @@ struct roost_store {
 
     pthread_t writer;
     bool writer_started;
+
+    /* The checkpointer: copies the WAL into the database on its own thread
+     * and connection, so that no commit waits for a checkpoint. */
+    struct store_conn c;
+    pthread_t checkpointer;
+    bool checkpointer_started;
+    pthread_mutex_t ckpt_mu;                  /* guards the two below */
+    pthread_cond_t ckpt_cv;
+    bool ckpt_wanted;                         /* the WAL passed STORE_CKPT_PAGES */
+    bool ckpt_stopping;
+    _Atomic uint64_t checkpoints;
     uint64_t hwm;                             /* largest msg id in store_meta (writer) */
     int batch_rc[STORE_BATCH_MAX];            /* per-op results of the current batch */
 

@@ -211,6 +211,35 @@ ROOST_TEST(open_close_empty)
     roost_store_close(st);
 }
 
+/* Commits never checkpoint: the checkpointer thread does, once the WAL
+ * passes its threshold, and the data stays whole across a reopen. */
+ROOST_TEST(wal_is_checkpointed_off_the_commit_path)
+{
+    char path[600];
+    db_path(path, sizeof(path));
+    struct roost_store *st = NULL;
+    REQUIRE_OK(roost_store_open(path, &st));
+    /* ~6 MB of messages: past the 1000-page (4 MB) threshold */
+    static char payload[8192];
+    memset(payload, 'x', sizeof(payload) - 1);
+    const char *clients[] = {"ckpt"};
+    session_put(st, "ckpt", 3600, 0, NULL);
+    for (uint64_t id = 1; id <= 750; id++)
+        msg_put(st, id, "t/ckpt", payload, clients, 1, NULL);
+    REQUIRE_OK(roost_store_sync(st));
+    struct roost_store_stats stats;
+    uint64_t deadline = roost_now_us() + 10u * 1000u * 1000u;
+    do {
+        roost_store_get_stats(st, &stats);
+    } while (stats.checkpoints == 0 && roost_now_us() < deadline);
+    CHECK(stats.checkpoints > 0);
+    CHECK_EQ(max_id(st), 750);
+    roost_store_close(st);
+    REQUIRE_OK(roost_store_open(path, &st));
+    CHECK_EQ(max_id(st), 750);
+    roost_store_close(st);
+}
+
 ROOST_TEST(open_fails_cleanly_on_bad_path)
 {
     struct roost_store *st = (struct roost_store *)1;
