@@ -220,6 +220,24 @@ static int event_doc(struct roost_api_call *call, struct roost_store_txn *txn, c
     return rc ? rc : 1;
 }
 
+/* The same for events about two documents (memberships, hierarchies):
+ * 1 with both, 0 when off or either is gone, or an error. */
+static int event_docs(struct roost_api_call *call, struct roost_store_txn *txn, const char *type,
+                      const char *kind_a, const char *name_a, json_t **out_a,
+                      const char *kind_b, const char *name_b, json_t **out_b)
+{
+    *out_b = NULL;
+    int rc = event_doc(call, txn, type, kind_a, name_a, out_a, NULL);
+    if (rc <= 0)
+        return rc;
+    rc = registry__doc_load(call, txn, kind_b, name_b, out_b, NULL);
+    if (rc == 0)
+        return 1;
+    json_decref(*out_a);
+    *out_a = NULL;
+    return rc == ROOST_ENOTFOUND ? 0 : rc;
+}
+
 /* Queues the event of one resource on "<base>/<name>/<operation in lower
  * case>" (AWS's shape for things, types and groups; Roost's for policies
  * and certificates). Takes `payload`. */
@@ -258,20 +276,11 @@ int registry__event_membership(struct roost_registry *reg, struct roost_store_tx
                                struct roost_api_call *call, const char *operation,
                                const char *thing, const char *group)
 {
-    bool on = false;
     json_t *tdoc = NULL, *gdoc = NULL;
-    int rc = enabled(call, txn, "THING_GROUP_MEMBERSHIP", &on);
-    if (rc || !on)
-        return rc;
-    rc = registry__doc_load(call, txn, "thing", thing, &tdoc, NULL);
-    if (!rc)
-        rc = registry__doc_load(call, txn, "thinggroup", group, &gdoc, NULL);
-    if (rc == ROOST_ENOTFOUND) {
-        rc = 0; /* callers checked both exist; nothing to report otherwise */
-        goto out;
-    }
-    if (rc)
-        goto out;
+    int rc = event_docs(call, txn, "THING_GROUP_MEMBERSHIP", "thing", thing, &tdoc, "thinggroup",
+                        group, &gdoc);
+    if (rc <= 0)
+        return rc; /* callers checked both exist; nothing to report otherwise */
     json_t *p = json_object();
     json_object_set(p, "groupArn", json_object_get(gdoc, "thingGroupArn"));
     json_object_set(p, "groupId", json_object_get(gdoc, "thingGroupId"));
@@ -285,10 +294,9 @@ int registry__event_membership(struct roost_registry *reg, struct roost_store_tx
     snprintf(topic, sizeof(topic), "$aws/events/thingGroupMembership/thingGroup/%s/thing/%s/%s",
              group, thing, op);
     push_event(reg, call, topic, "THING_GROUP_MEMBERSHIP_EVENT", operation, p);
-out:
     json_decref(tdoc);
     json_decref(gdoc);
-    return rc;
+    return 0;
 }
 
 /* A stored AWS timestamp (epoch seconds, JSON number) as event
@@ -336,16 +344,10 @@ int registry__event_type_association(struct roost_registry *reg, struct roost_st
                                      struct roost_api_call *call, const char *operation,
                                      const char *thing, const char *type)
 {
-    bool on = false;
     json_t *doc = NULL;
     ROOST_UNUSED(reg);
-    int rc = enabled(call, txn, "THING_TYPE_ASSOCIATION", &on);
-    if (rc || !on)
-        return rc;
-    rc = registry__doc_load(call, txn, "thing", thing, &doc, NULL);
-    if (rc == ROOST_ENOTFOUND)
-        return 0;
-    if (rc)
+    int rc = event_doc(call, txn, "THING_TYPE_ASSOCIATION", "thing", thing, &doc, NULL);
+    if (rc <= 0)
         return rc;
     json_t *p = json_object();
     json_object_set(p, "thingId", json_object_get(doc, "thingId"));
@@ -424,20 +426,11 @@ int registry__event_hierarchy(struct roost_registry *reg, struct roost_store_txn
                               struct roost_api_call *call, const char *operation,
                               const char *parent, const char *child)
 {
-    bool on = false;
     json_t *pdoc = NULL, *cdoc = NULL;
-    int rc = enabled(call, txn, "THING_GROUP_HIERARCHY", &on);
-    if (rc || !on)
-        return rc;
-    rc = registry__doc_load(call, txn, "thinggroup", parent, &pdoc, NULL);
-    if (!rc)
-        rc = registry__doc_load(call, txn, "thinggroup", child, &cdoc, NULL);
-    if (rc == ROOST_ENOTFOUND) {
-        rc = 0; /* callers checked both exist; nothing to report otherwise */
-        goto out;
-    }
-    if (rc)
-        goto out;
+    int rc = event_docs(call, txn, "THING_GROUP_HIERARCHY", "thinggroup", parent, &pdoc,
+                        "thinggroup", child, &cdoc);
+    if (rc <= 0)
+        return rc; /* callers checked both exist; nothing to report otherwise */
     json_t *p = json_object();
     json_object_set(p, "thingGroupId", json_object_get(pdoc, "thingGroupId"));
     json_object_set_new(p, "thingGroupName", json_string(parent));
@@ -449,10 +442,9 @@ int registry__event_hierarchy(struct roost_registry *reg, struct roost_store_txn
              "$aws/events/thingGroupHierarchy/thingGroup/%s/childThingGroup/%s/%s", parent, child,
              op);
     push_event(reg, call, topic, "THING_GROUP_HIERARCHY_EVENT", operation, p);
-out:
     json_decref(pdoc);
     json_decref(cdoc);
-    return rc;
+    return 0;
 }
 
 /* ---- Roost's own events: POLICY, CERTIFICATE, CA_CERTIFICATE ---- */
@@ -484,22 +476,18 @@ int registry__event_policy_target(struct roost_registry *reg, struct roost_store
                                   const char *name, const char *target_kind,
                                   const char *target_name)
 {
-    bool on = false;
     json_t *doc = NULL;
     char target[REGISTRY_ARN_MAX];
-    int rc = enabled(call, txn, "POLICY", &on);
-    if (rc || !on)
+    int rc = event_doc(call, txn, "POLICY", "policy", name, &doc, NULL);
+    if (rc <= 0)
         return rc;
     /* The canonical ARN, not the one the caller typed (any region). */
-    if (strcmp(target_kind, "anonymous") == 0)
+    if (strcmp(target_kind, "anonymous") == 0) {
         snprintf(target, sizeof(target), "%s", "anonymous");
-    else if (roost_registry_arn(reg, target_kind, target_name, target, sizeof(target)) != 0)
+    } else if (roost_registry_arn(reg, target_kind, target_name, target, sizeof(target)) != 0) {
+        json_decref(doc);
         return registry__store_fail(call, ROOST_EINVAL, "policy target arn");
-    rc = registry__doc_load(call, txn, "policy", name, &doc, NULL);
-    if (rc == ROOST_ENOTFOUND)
-        return 0;
-    if (rc)
-        return rc;
+    }
     json_t *p = json_object();
     json_object_set_new(p, "policyName", json_string(name));
     json_object_set_new(p, "policyArn", string_or_null(json_object_get(doc, "policyArn")));
