@@ -331,19 +331,13 @@ static void req_finish(void *arg)
     pthread_mutex_unlock(&api->mu);
 }
 
-static bool effects_any(const struct roost_registry_effects *fx)
-{
-    return fx->n_certs || fx->cas_changed || fx->policies_changed || fx->things_changed ||
-           fx->n_events;
-}
-
 /* On the store's writer thread, after COMMIT (or the rollback). */
 static void req_done(void *ud, int rc)
 {
     struct api_req *r = ud;
     struct roost_api *api = r->api;
     if (rc == 0) {
-        if (effects_any(&r->call.effects)) {
+        if (roost_registry_effects_any(&r->call.effects)) {
             roost_registry_apply_effects(api->cfg.registry, &r->call.effects);
             if (api->cfg.on_effects)
                 api->cfg.on_effects(api->cfg.effects_ud, &r->call.effects);

@@ -94,17 +94,11 @@ static void call_reset(struct roost_api_call *call, const char *request_id)
     call->status = 200;
 }
 
-static bool effects_any(const struct roost_registry_effects *fx)
-{
-    return fx->n_certs || fx->cas_changed || fx->policies_changed || fx->things_changed ||
-           fx->n_events;
-}
-
 /* After a commit, on the writer thread: caches first, then roostd's
  * reactions (cut connections, publish events), as the API does. */
 static void apply_effects(struct roost_provision *p, const struct roost_registry_effects *fx)
 {
-    if (!effects_any(fx))
+    if (!roost_registry_effects_any(fx))
         return;
     roost_registry_apply_effects(p->cfg.registry, fx);
     if (p->cfg.on_effects)

@@ -989,6 +989,12 @@ void roost_registry_apply_effects(struct roost_registry *reg,
     pthread_mutex_unlock(&reg->refresh_mu);
 }
 
+bool roost_registry_effects_any(const struct roost_registry_effects *fx)
+{
+    return fx->n_certs || fx->cas_changed || fx->policies_changed || fx->things_changed ||
+           fx->n_events;
+}
+
 bool roost_registry_ca_info(struct roost_registry *reg, const char *ca_id,
                             struct roost_registry_ca_info *out)
 {

@@ -129,6 +129,9 @@ void roost_registry_destroy(struct roost_registry *reg);
  * the store on the calling thread, which must own no event loop). */
 void roost_registry_apply_effects(struct roost_registry *reg,
                                   const struct roost_registry_effects *fx);
+/* Whether a committed call left anything for the caches, live connections
+ * or event subscribers (every caller of apply_effects asks this first). */
+bool roost_registry_effects_any(const struct roost_registry_effects *fx);
 
 enum roost_cert_status {
     ROOST_CERT_UNKNOWN = 0,
